@@ -1,0 +1,58 @@
+"""The four roles are Django groups; this module is the one place that says what each may do.
+
+``sync_roles`` runs after every ``migrate`` so that a new permission reaches its roles
+without a hand-written data migration.
+"""
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+MARKETING = "Marketing"
+SALES = "Sales"
+MANAGER = "Manager"
+ADMIN = "Admin"
+ROLES = (MARKETING, SALES, MANAGER, ADMIN)
+
+_READ_LEADS = ["leads.view_lead", "leads.view_activity", "leads.view_stagechange"]
+_WORK_LEADS = [*_READ_LEADS, "leads.add_lead", "leads.change_lead", "leads.add_activity"]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    MARKETING: _WORK_LEADS,
+    SALES: _WORK_LEADS,
+    MANAGER: _READ_LEADS,
+}
+# Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
+ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]
+
+
+def _permissions(names: list[str]) -> list[Permission]:
+    perms = []
+    for name in names:
+        app_label, codename = name.split(".")
+        perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return perms
+
+
+def sync_roles(**kwargs) -> None:
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions(names))
+    admin, _ = Group.objects.get_or_create(name=ADMIN)
+    admin.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if not hasattr(user, "_leadapp_roles"):
+        user._leadapp_roles = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            user._leadapp_roles.add(ADMIN)
+    return user._leadapp_roles
+
+
+def roles_context(request) -> dict:
+    return {"user_roles": user_roles(request.user)}

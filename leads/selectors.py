@@ -1,0 +1,40 @@
+"""Read-side queries shared by the pages, the API and (later) the reports."""
+
+from django.db.models import Count, QuerySet
+
+from .filters import SORTS, LeadFilter
+from .models import Activity, Lead, Stage
+
+
+def lead_list(params, *, request=None) -> tuple[LeadFilter, QuerySet[Lead]]:
+    """The filtered, sorted lead list for the list page (``sort`` is one of ``SORTS``)."""
+    filterset = LeadFilter(params, queryset=Lead.objects.select_related("owner"), request=request)
+    queryset = filterset.qs if filterset.is_valid() else Lead.objects.none()
+    sort = params.get("sort") if params.get("sort") in SORTS else "newest"
+    return filterset, queryset.order_by(*SORTS[sort])
+
+
+def count_capped(queryset: QuerySet, cap: int = 10_000) -> tuple[int, bool]:
+    """Count up to ``cap`` rows: an exact total of a million-row filter costs more than the
+    page itself, and "10,000+" is all a person reads from it."""
+    count = queryset.order_by()[: cap + 1].count()
+    return min(count, cap), count > cap
+
+
+def stage_counts() -> list[tuple[str, str, int]]:
+    counts = dict(Lead.objects.order_by().values_list("stage").annotate(n=Count("id")))
+    return [(value, label, counts.get(value, 0)) for value, label in Stage.choices]
+
+
+def lead_timeline(lead: Lead, *, before_id: int | None = None, size: int = 25) -> tuple[list, bool]:
+    """One page of a lead's activities, newest first; ``before_id`` continues after the last
+    activity the page already shows. Returns the activities and whether there are more."""
+    queryset = lead.activities.select_related("created_by")
+    if before_id:
+        anchor = Activity.objects.filter(pk=before_id, lead=lead).values("occurred_at").first()
+        if anchor:
+            queryset = queryset.filter(occurred_at__lte=anchor["occurred_at"]).exclude(
+                occurred_at=anchor["occurred_at"], id__gte=before_id
+            )
+    rows = list(queryset.order_by("-occurred_at", "-id")[: size + 1])
+    return rows[:size], len(rows) > size

@@ -1,0 +1,283 @@
+"""Everything that changes leads and their activities. One function per business action;
+views, the API, imports and tasks call these and nothing else writes."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from .models import (
+    Activity,
+    ActivityKind,
+    ActivitySource,
+    CreatedVia,
+    Lead,
+    Stage,
+    StageChange,
+    normalize_email,
+)
+
+# Fields a caller may set through upsert/update (everything but identity and bookkeeping).
+LEAD_DATA_FIELDS = [
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company_name",
+    "company_size",
+    "industry",
+    "country",
+    "website",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "owner",
+    "marketing_consent",
+    "consent_at",
+    "consent_method",
+]
+
+
+class DuplicateEmail(Exception):
+    def __init__(self, lead: Lead):
+        super().__init__(f"A lead with e-mail {lead.email} already exists.")
+        self.lead = lead
+
+
+def create_lead(
+    *,
+    email: str,
+    data: Mapping[str, Any] | None = None,
+    custom: Mapping[str, Any] | None = None,
+    created_via: str = CreatedVia.MANUAL,
+    by=None,
+) -> Lead:
+    """Create a new lead; raise ``DuplicateEmail`` if the address is taken, even when a
+    concurrent request took it a moment ago (the unique constraint decides, not a lookup)."""
+    lead = Lead(
+        email=normalize_email(email), created_via=created_via, custom=dict(custom or {}), **(data or {})
+    )
+    try:
+        with transaction.atomic():
+            lead.save()
+            _record_initial_stage(lead, by=by)
+    except IntegrityError:
+        existing = Lead.objects.filter(email=lead.email).first()
+        if existing is None:
+            raise
+        raise DuplicateEmail(existing) from None
+    return lead
+
+
+def upsert_lead(
+    *,
+    email: str,
+    data: Mapping[str, Any] | None = None,
+    custom: Mapping[str, Any] | None = None,
+    created_via: str = CreatedVia.MANUAL,
+) -> tuple[Lead, bool]:
+    """Create the lead for this e-mail or update the one there is: blanks never overwrite a
+    known value and custom attributes merge. Safe under concurrent calls for one address."""
+    data = {k: v for k, v in (data or {}).items() if v not in (None, "")}
+    try:
+        return create_lead(email=email, data=data, custom=custom, created_via=created_via), True
+    except DuplicateEmail:
+        pass
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(email=normalize_email(email))
+        for name, value in data.items():
+            setattr(lead, name, value)
+        lead.custom = {**lead.custom, **(custom or {})}
+        lead.save()
+    return lead, False
+
+
+def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "") -> Lead:
+    """Edit a lead as a user or API client does: the given fields are set as given (blank
+    included); a stage change goes through ``change_stage`` so that it is in the history."""
+    data = dict(data)
+    new_stage = data.pop("stage", None)
+    custom = data.pop("custom", None)
+    with transaction.atomic():
+        for name, value in data.items():
+            setattr(lead, name, value)
+        if custom is not None:
+            lead.custom = custom
+        lead.save()
+        if new_stage and new_stage != lead.stage:
+            change_stage(lead, to_stage=new_stage, by=by, reason=reason)
+    return lead
+
+
+def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced: bool = False):
+    """Move a lead to another lifecycle stage and record it. The rules for which moves are
+    allowed arrive with the handoff work; today every move is recorded as made."""
+    now = timezone.now()
+    with transaction.atomic():
+        from_stage = lead.stage
+        lead.stage = to_stage
+        lead.stage_changed_at = now
+        lead.save(update_fields=["stage", "stage_changed_at", "updated_at"])
+        StageChange.objects.create(
+            lead=lead,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            changed_at=now,
+            changed_by=by,
+            reason=reason,
+            forced=forced,
+        )
+        Activity.objects.create(
+            lead=lead,
+            kind=ActivityKind.STAGE_CHANGED,
+            occurred_at=now,
+            source=ActivitySource.USER if by else ActivitySource.SYSTEM,
+            created_by=by,
+            properties={"from": from_stage, "to": to_stage, "reason": reason},
+        )
+
+
+def _record_initial_stage(lead: Lead, *, by=None) -> None:
+    lead.stage_changed_at = lead.created_at
+    Lead.objects.filter(pk=lead.pk).update(stage_changed_at=lead.created_at)
+    StageChange.objects.create(
+        lead=lead, from_stage="", to_stage=lead.stage or Stage.NEW, changed_at=lead.created_at, changed_by=by
+    )
+
+
+@dataclass
+class EventIn:
+    """One validated event, addressed to a lead by id or by e-mail."""
+
+    kind: str
+    occurred_at: datetime
+    lead_id: int | None = None
+    email: str = ""
+    properties: dict = field(default_factory=dict)
+    external_id: str = ""
+
+
+@dataclass
+class EventResult:
+    status: str  # "created", "duplicate" or "error"
+    errors: dict | None = None
+
+
+def ingest_events(
+    events: list[EventIn | None], *, source: str = ActivitySource.API, by=None
+) -> list[EventResult]:
+    """Store a batch of already-validated events in a few statements.
+
+    ``None`` entries are items that failed validation: they keep their place so that the
+    results line up with the request. Events for an unknown lead id are errors; an unknown
+    e-mail creates the lead. A repeated ``external_id`` is reported as a duplicate and not
+    stored twice, even when two batches race.
+    """
+    results: list[EventResult | None] = [None] * len(events)
+    with transaction.atomic():
+        rows = _activity_rows(events, results, source=source, by=by)
+        Activity.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        touch_last_activity({row.lead_id for row in rows})
+    return results
+
+
+def _activity_rows(events, results, *, source, by) -> list[Activity]:
+    ids = {e.lead_id for e in events if e and e.lead_id}
+    emails = {normalize_email(e.email) for e in events if e and not e.lead_id}
+    known_ids = set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    lead_by_email = _leads_for_emails(emails) if emails else {}
+    external_ids = [e.external_id for e in events if e and e.external_id]
+    seen_external = (
+        set(Activity.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
+        if external_ids
+        else set()
+    )
+
+    rows = []
+    for index, event in enumerate(events):
+        if event is None:
+            continue
+        lead_id = event.lead_id or lead_by_email.get(normalize_email(event.email))
+        if event.lead_id and event.lead_id not in known_ids:
+            results[index] = EventResult("error", {"lead": [f"No lead with id {event.lead_id}."]})
+            continue
+        if event.external_id and event.external_id in seen_external:
+            results[index] = EventResult("duplicate")
+            continue
+        if event.external_id:
+            seen_external.add(event.external_id)
+        rows.append(
+            Activity(
+                lead_id=lead_id,
+                kind=event.kind,
+                occurred_at=event.occurred_at,
+                properties=event.properties,
+                source=source,
+                external_id=event.external_id,
+                created_by=by,
+            )
+        )
+        results[index] = EventResult("created")
+    return rows
+
+
+def record_activity(
+    lead: Lead,
+    *,
+    kind: str,
+    occurred_at: datetime | None = None,
+    properties: Mapping[str, Any] | None = None,
+    source: str = ActivitySource.USER,
+    by=None,
+) -> Activity:
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            lead=lead,
+            kind=kind,
+            occurred_at=occurred_at or timezone.now(),
+            properties=dict(properties or {}),
+            source=source,
+            created_by=by,
+        )
+        touch_last_activity([lead.pk])
+    return activity
+
+
+def touch_last_activity(lead_ids: Iterable[int]) -> None:
+    """Set each lead's ``last_activity_at`` from its newest activity, in one statement."""
+    lead_ids = list(lead_ids)
+    if not lead_ids:
+        return
+    newest = Activity.objects.filter(lead=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
+    Lead.objects.filter(pk__in=lead_ids).update(last_activity_at=Subquery(newest))
+
+
+def _leads_for_emails(emails: set[str]) -> dict[str, int]:
+    """Map e-mails to lead ids, creating leads for the unknown ones (set-based and safe
+    when another request creates the same lead at the same time)."""
+    found = dict(Lead.objects.filter(email__in=emails).values_list("email", "pk"))
+    missing = emails - found.keys()
+    if missing:
+        now = timezone.now()
+        Lead.objects.bulk_create(
+            [Lead(email=email, created_via=CreatedVia.API, stage_changed_at=now) for email in missing],
+            ignore_conflicts=True,
+        )
+        # Leads inserted by this call carry its timestamp; one a concurrent request created
+        # a moment earlier does not, and already has its initial stage recorded.
+        created = dict(
+            Lead.objects.filter(email__in=missing, stage_changed_at=now).values_list("email", "pk")
+        )
+        found.update(Lead.objects.filter(email__in=missing).values_list("email", "pk"))
+        StageChange.objects.bulk_create(
+            [StageChange(lead_id=pk, to_stage=Stage.NEW, changed_at=now) for pk in created.values()]
+        )
+    return found
