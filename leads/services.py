@@ -105,15 +105,21 @@ def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "
     included); a stage change goes through ``change_stage`` so that it is in the history."""
     data = dict(data)
     new_stage = data.pop("stage", None)
-    custom = data.pop("custom", None)
-    with transaction.atomic():
-        for name, value in data.items():
-            setattr(lead, name, value)
-        if custom is not None:
-            lead.custom = custom
-        lead.save()
-        if new_stage and new_stage != lead.stage:
-            change_stage(lead, to_stage=new_stage, by=by, reason=reason)
+    try:
+        with transaction.atomic():
+            # The stored stage, not the instance's: a bound form may have set it already.
+            current_stage = Lead.objects.select_for_update().values_list("stage", flat=True).get(pk=lead.pk)
+            for name, value in data.items():
+                setattr(lead, name, value)
+            lead.stage = current_stage
+            lead.save()
+            if new_stage and new_stage != current_stage:
+                change_stage(lead, to_stage=new_stage, by=by, reason=reason)
+    except IntegrityError:
+        existing = Lead.objects.filter(email=normalize_email(lead.email)).exclude(pk=lead.pk).first()
+        if existing is None:
+            raise
+        raise DuplicateEmail(existing) from None
     return lead
 
 

@@ -1,8 +1,114 @@
+"""Lead pages. Each view is thin: parse, authorize, call a service or selector, render.
+htmx requests get the named partial of the same template instead of the whole page."""
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leadapp.permissions import permission_required
+
+from . import selectors, services
+from .filters import SORTS
+from .forms import LeadForm
+from .models import CreatedVia, Lead
+
+PAGE_SIZE = 50
 
 
+@require_GET
+@permission_required("leads.view_lead")
 def lead_list(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    filterset, queryset = selectors.lead_list(request.GET, request=request)
+    # No COUNT over the whole table: fetch one row more than a page to know if there is a next.
+    page_number = _positive_int(request.GET.get("page"), default=1)
+    offset = (page_number - 1) * PAGE_SIZE
+    rows = list(queryset[offset : offset + PAGE_SIZE + 1])
+    total, more = selectors.count_capped(queryset)
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "filterset": filterset,
+        "leads": rows[:PAGE_SIZE],
+        "page_number": page_number,
+        "has_next": len(rows) > PAGE_SIZE,
+        "has_previous": page_number > 1,
+        "total": total,
+        "total_is_capped": more,
+        "query_string": params.urlencode(),
+        "sorts": [(key, key.replace("_", " ").capitalize()) for key in SORTS],
+        "sort": request.GET.get("sort") if request.GET.get("sort") in SORTS else "newest",
+    }
+    template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
+    return render(request, template, context)
 
 
-lead_create = lead_detail = lead_edit = lead_timeline = lead_list
+@require_GET
+@permission_required("leads.view_lead")
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    activities, more = selectors.lead_timeline(lead)
+    context = {
+        "lead": lead,
+        "activities": activities,
+        "more": more,
+        "stage_changes": lead.stage_changes.select_related("changed_by")[:20],
+        "can_edit": request.user.has_perm("leads.change_lead"),
+    }
+    return render(request, "leads/lead_detail.html", context)
+
+
+@require_GET
+@permission_required("leads.view_lead")
+def lead_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The next page of the timeline, for the "Load more" button."""
+    lead = get_object_or_404(Lead, pk=pk)
+    before = _positive_int(request.GET.get("before"), default=None)
+    activities, more = selectors.lead_timeline(lead, before_id=before)
+    context = {"lead": lead, "activities": activities, "more": more}
+    return render(request, "leads/lead_detail.html#timeline-page", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("leads.view_lead", "leads.change_lead")
+def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_object_or_404(Lead, pk=pk)
+    form = LeadForm(request.POST or None, instance=lead)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_lead(lead, data=form.cleaned_data, by=request.user)
+        except services.DuplicateEmail:
+            form.add_error("email", "Another lead already has this e-mail.")
+        else:
+            messages.success(request, "Lead saved.")
+            return redirect(lead)
+    status = 400 if form.errors else 200
+    return render(request, "leads/lead_form.html", {"form": form, "lead": lead}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("leads.add_lead")
+def lead_create(request: HttpRequest) -> HttpResponse:
+    form = LeadForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        email, custom = data.pop("email"), data.pop("custom") or {}
+        try:
+            lead = services.create_lead(
+                email=email, data=data, custom=custom, created_via=CreatedVia.MANUAL, by=request.user
+            )
+        except services.DuplicateEmail as exc:
+            form.add_error("email", f"A lead with this e-mail already exists: {exc.lead}.")
+        else:
+            messages.success(request, "Lead created.")
+            return redirect(lead)
+    status = 400 if form.errors else 200
+    return render(request, "leads/lead_form.html", {"form": form, "lead": None}, status=status)
+
+
+def _positive_int(value, *, default):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default

@@ -1,0 +1,85 @@
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from leadapp import roles
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if "sqlite" in db["ENGINE"] else f"{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    engine = db["ENGINE"].rsplit(".", 1)[-1]
+    broker = settings.CELERY_BROKER_URL
+    lines = [f"LeadApp tests: database {engine} ({where}), Celery broker {broker}"]
+    if engine != "postgresql":
+        lines.append(
+            "NOTE: PostgreSQL was not reachable: running on SQLite; PostgreSQL-only tests are skipped."
+        )
+    return lines
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, role: str | None = None, **extra):
+        user = django_user_model.objects.create_user(username=username, password="pw", **extra)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def marketer(make_user):
+    return make_user("marketer", roles.MARKETING)
+
+
+@pytest.fixture
+def sdr(make_user):
+    return make_user("sdr", roles.SALES)
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user("manager", roles.MANAGER)
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin", roles.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def nobody(make_user):
+    """Logged in, but no role yet."""
+    return make_user("nobody")
+
+
+@pytest.fixture
+def api_as():
+    """An API client authenticated with the user's token, as another system would be."""
+
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def page_as(client):
+    def client_for(user):
+        client.force_login(user)
+        return client
+
+    return client_for
+
+
+requires_postgres = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="needs PostgreSQL (real row locks and concurrent connections)",
+)
