@@ -83,3 +83,50 @@ requires_postgres = pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
     reason="needs PostgreSQL (real row locks and concurrent connections)",
 )
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, tmp_path_factory):
+    """A real Celery worker process, consuming from the configured broker (Redis in CI) and
+    writing to the test database."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from leadapp.celery import app
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("postgresql"):
+        db_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        db_url = f"sqlite:///{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "leadapp.settings.test",
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+    app.control.purge()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "leadapp", "worker", "--pool", "solo", "--loglevel", "INFO"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -4,6 +4,8 @@ from .models import Lead, normalize_email
 
 
 class LeadForm(forms.ModelForm):
+    website = forms.URLField(max_length=300, required=False, assume_scheme="https")
+
     class Meta:
         model = Lead
         fields = [

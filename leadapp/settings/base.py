@@ -111,7 +111,8 @@ USE_TZ = True
 # --- Static files (vendored, served by WhiteNoise; nothing from a CDN) ---------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None  # set by production.py for collectstatic
+WHITENOISE_USE_FINDERS = True  # serve straight from static/ when nothing was collected
 
 # --- E-mail ---------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:587 (STARTTLS with ?tls=1), smtps://... (implicit TLS),
