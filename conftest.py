@@ -113,7 +113,18 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "leadapp", "worker", "--pool", "solo", "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "leadapp",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

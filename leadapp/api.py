@@ -23,9 +23,7 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         data = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body(
-            response.status_code, "invalid", "The request has invalid fields.", data
-        )
+        response.data = error_body(response.status_code, "invalid", "The request has invalid fields.", data)
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         code = getattr(detail, "code", None) or "error"

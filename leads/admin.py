@@ -14,7 +14,16 @@ class StageChangeInline(admin.TabularInline):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["email", "first_name", "last_name", "company_name", "stage", "source", "owner", "created_at"]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "company_name",
+        "stage",
+        "source",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["stage", "source", "created_via", "industry", "company_size"]
     search_fields = ["email", "first_name", "last_name", "company_name"]
     raw_id_fields = ["owner"]

@@ -32,7 +32,9 @@ class LeadForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = self.fields["owner"].queryset.filter(is_active=True).order_by("username")
+        self.fields["owner"].queryset = (
+            self.fields["owner"].queryset.filter(is_active=True).order_by("username")
+        )
         self.fields["custom"].required = False
 
     def clean_email(self) -> str:

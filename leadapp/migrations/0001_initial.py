@@ -4,19 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('hostname', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('pid', models.PositiveIntegerField()),
-                ('seen_at', models.DateTimeField()),
+                ("hostname", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("pid", models.PositiveIntegerField()),
+                ("seen_at", models.DateTimeField()),
             ],
         ),
     ]

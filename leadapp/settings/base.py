@@ -114,6 +114,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None  # set by production.py for collectstatic
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ when nothing was collected
 
+
 # --- E-mail ---------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:587 (STARTTLS with ?tls=1), smtps://... (implicit TLS),
 # console:// or file:///path. Default: one file per message in var/mail.

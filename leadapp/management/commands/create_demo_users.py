@@ -31,6 +31,6 @@ class Command(BaseCommand):
             user.save()
             user.groups.set([Group.objects.get(name=role)])
         width = max(len(u[0]) for u in DEMO_USERS)
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _, _, role in DEMO_USERS:
             self.stdout.write(f"  {username.ljust(width)}  {role}")
