@@ -37,6 +37,7 @@ class LeadFilter(django_filters.FilterSet):
     country = django_filters.MultipleChoiceFilter(choices=countries)
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        to_field_name="username",
         null_label="Unassigned",
         null_value="none",
     )
