@@ -1,5 +1,6 @@
 """REST API for leads and their activities. Thin: parse, authorize, call a service."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +20,7 @@ from .serializers import (
     EventBatchSerializer,
     EventSerializer,
     LeadSerializer,
+    parse_event,
 )
 
 
@@ -88,7 +90,9 @@ class EventView(GenericAPIView):
     def post(self, request):
         serializer = EventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        [result] = services.ingest_events([serializer.to_event()], source=ActivitySource.API, by=request.user)
+        [result] = services.ingest_events(
+            [serializer.validated_data], source=ActivitySource.API, by=request.user
+        )
         if result.status == "error":
             return validation_error_response(result.errors)
         return Response(_batch_body([result]), status=status.HTTP_201_CREATED)
@@ -102,22 +106,23 @@ class EventBatchView(GenericAPIView):
     serializer_class = EventBatchSerializer
 
     @extend_schema(
+        request=EventBatchSerializer,
         responses={
             201: EventBatchResultSerializer,
             207: OpenApiResponse(EventBatchResultSerializer, description="Some items were rejected."),
-        }
+        },
     )
     def post(self, request):
-        envelope = EventBatchSerializer(data=request.data)
-        envelope.is_valid(raise_exception=True)
+        items = request.data.get("events") if isinstance(request.data, dict) else None
+        limit = settings.LEADAPP_EVENT_BATCH_MAX
+        if not isinstance(items, list) or not 1 <= len(items) <= limit:
+            return validation_error_response({"events": [f"Send a list of 1 to {limit} events."]})
         events, errors = [], {}
-        for index, item in enumerate(envelope.validated_data["events"]):
-            serializer = EventSerializer(data=item)
-            if serializer.is_valid():
-                events.append(serializer.to_event())
-            else:
-                events.append(None)
-                errors[index] = serializer.errors
+        for index, item in enumerate(items):
+            event, item_errors = parse_event(item)
+            events.append(event)
+            if item_errors:
+                errors[index] = item_errors
         results = services.ingest_events(events, source=ActivitySource.API, by=request.user)
         for index, item_errors in errors.items():
             results[index] = services.EventResult("error", item_errors)

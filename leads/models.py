@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
 from django.urls import reverse
 from django_countries.fields import CountryField
 
@@ -194,7 +194,7 @@ class Activity(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         verbose_name_plural = "activities"

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from leadapp.db import insert_rows
+
 from .models import (
     Activity,
     ActivityKind,
@@ -190,12 +192,16 @@ def ingest_events(
     results: list[EventResult | None] = [None] * len(events)
     with transaction.atomic():
         rows = _activity_rows(events, results, source=source, by=by)
-        Activity.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-        touch_last_activity({row.lead_id for row in rows})
+        insert_rows(Activity, ACTIVITY_COLUMNS, rows, ignore_conflicts=True)
+        touch_last_activity({row[0] for row in rows})
     return results
 
 
-def _activity_rows(events, results, *, source, by) -> list[Activity]:
+ACTIVITY_COLUMNS = ["lead", "kind", "occurred_at", "properties", "source", "external_id", "created_by"]
+
+
+def _activity_rows(events, results, *, source, by) -> list[tuple]:
+    by_id = by.pk if by is not None else None
     ids = {e.lead_id for e in events if e and e.lead_id}
     emails = {normalize_email(e.email) for e in events if e and not e.lead_id}
     known_ids = set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
@@ -221,15 +227,7 @@ def _activity_rows(events, results, *, source, by) -> list[Activity]:
         if event.external_id:
             seen_external.add(event.external_id)
         rows.append(
-            Activity(
-                lead_id=lead_id,
-                kind=event.kind,
-                occurred_at=event.occurred_at,
-                properties=event.properties,
-                source=source,
-                external_id=event.external_id,
-                created_by=by,
-            )
+            (lead_id, event.kind, event.occurred_at, event.properties, source, event.external_id, by_id)
         )
         results[index] = EventResult("created")
     return rows

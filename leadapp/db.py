@@ -1,0 +1,55 @@
+"""Bulk writes that do not go through one ``save()`` per row.
+
+On PostgreSQL rows stream in with COPY, which is several times faster than a multi-row
+INSERT built by the ORM; elsewhere (SQLite) ``bulk_create`` does the same job.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models, transaction
+
+
+def insert_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """Insert ``rows``: tuples in the order of ``columns``, which name model fields (a foreign
+    key takes the related row's id). With ``ignore_conflicts`` a row that breaks a unique
+    constraint is dropped silently, as ``INSERT ... ON CONFLICT DO NOTHING`` does."""
+    fields = [model._meta.get_field(name) for name in columns]
+    json_columns = {i for i, field in enumerate(fields) if isinstance(field, models.JSONField)}
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**{f.attname: v for f, v in zip(fields, row, strict=True)}) for row in rows],
+            batch_size=500,
+            ignore_conflicts=ignore_conflicts,
+        )
+        return
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    column_list = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        target = table
+        if ignore_conflicts:
+            # COPY cannot skip conflicting rows: stage them in a temporary table first.
+            target = connection.ops.quote_name(f"_stage_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                f"SELECT {column_list} FROM {table} WITH NO DATA"
+            )
+        with cursor.cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                if json_columns:
+                    row = [json.dumps(v) if i in json_columns else v for i, v in enumerate(row)]
+                copy.write_row(row)
+        if ignore_conflicts:
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {target} "  # noqa: S608
+                "ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"TRUNCATE {target}")
