@@ -26,13 +26,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:, so that a Celery worker process can see what a test wrote.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
 
-if "CELERY_BROKER_URL" not in os.environ:
-    if _reachable("127.0.0.1", 6379):
-        CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
-        CELERY_BROKER_TRANSPORT_OPTIONS = {}
-    else:
-        _queue = str(VAR_DIR / "test-celery")
-        CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue, "data_folder_out": _queue}
+if "CELERY_BROKER_URL" not in os.environ and _reachable("127.0.0.1", 6379):
+    CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    # A queue of its own, so that the tests never eat the tasks of a running ./start.
+    _queue = str(VAR_DIR / "test-celery")
+    os.makedirs(_queue, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue, "data_folder_out": _queue}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
