@@ -86,9 +86,10 @@ requires_postgres = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, tmp_path_factory):
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process, consuming from the configured broker (Redis in CI) and
-    writing to the test database."""
+    writing to the test database. Ready once its first heartbeat (sent through the broker
+    when it starts) is in the database."""
     import os
     import subprocess
     import sys
@@ -97,6 +98,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
     from django.db import connection
 
     from leadapp.celery import app
+    from leadapp.models import WorkerHeartbeat
 
     db = connection.settings_dict
     if db["ENGINE"].endswith("postgresql"):
@@ -130,11 +132,12 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the Celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    with django_db_blocker.unblock():
+        while not WorkerHeartbeat.objects.filter(pid=process.pid).exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the Celery worker did not start:\n{log.read_text()}")
+            time.sleep(0.2)
     yield process
     process.terminate()
     try:

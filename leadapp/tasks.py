@@ -1,4 +1,7 @@
+import os
+
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
 from .models import WorkerHeartbeat
@@ -6,10 +9,14 @@ from .models import WorkerHeartbeat
 
 @shared_task(bind=True, name="leadapp.record_heartbeat")
 def record_heartbeat(self) -> None:
-    """Beat runs this every minute; the home page shows the last one per worker."""
-    import os
-
+    """Beat sends this every minute; the home page shows the last one per worker."""
     WorkerHeartbeat.objects.update_or_create(
         hostname=self.request.hostname or "eager",
         defaults={"pid": os.getpid(), "seen_at": timezone.now()},
     )
+
+
+@worker_ready.connect
+def report_in_when_ready(sender, **kwargs) -> None:
+    # Through the broker, not a direct write: the first heartbeat proves the round trip.
+    record_heartbeat.delay()
