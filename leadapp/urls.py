@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
@@ -8,7 +9,8 @@ from . import views
 api_patterns = [
     path("", include("leads.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
+    # A page for people: an anonymous visitor is sent to the login page, not given a 401.
+    path("docs/", login_required(SpectacularRedocView.as_view(url_name="api:schema")), name="docs"),
 ]
 
 urlpatterns = [

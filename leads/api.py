@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from leadapp.api import validation_error_response
@@ -84,6 +85,7 @@ class EventView(GenericAPIView):
     """Record one event (activity) for a lead."""
 
     queryset = Activity.objects.none()
+    parser_classes = [JSONParser]
     serializer_class = EventSerializer
 
     @extend_schema(responses={201: EventBatchResultSerializer})
@@ -103,6 +105,7 @@ class EventBatchView(GenericAPIView):
     bad: the answer is 201 when every item was accepted, 207 with per-item errors otherwise."""
 
     queryset = Activity.objects.none()
+    parser_classes = [JSONParser]
     serializer_class = EventBatchSerializer
 
     @extend_schema(

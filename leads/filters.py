@@ -2,7 +2,7 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django_countries import countries
 
 from .models import Industry, Lead, Source, Stage
@@ -10,7 +10,7 @@ from .models import Industry, Lead, Source, Stage
 SORTS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
-    "recent_activity": ("-last_activity_at", "-id"),
+    "recent_activity": (F("last_activity_at").desc(nulls_last=True), "-id"),
     "name": ("last_name", "first_name", "id"),
     "company": ("company_name", "id"),
 }
@@ -48,6 +48,14 @@ class LeadFilter(django_filters.FilterSet):
     class Meta:
         model = Lead
         fields = ["q", "stage", "source", "industry", "country", "owner"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and hasattr(data, "getlist"):
+            # A submitted filter form sends "stage=" for "All stages": blank means no filter.
+            data = data.copy()
+            for key in list(data):
+                data.setlist(key, [value for value in data.getlist(key) if value != ""])
+        super().__init__(data, *args, **kwargs)
 
     def filter_q(self, queryset, name, value):
         return search(queryset, value)

@@ -37,5 +37,13 @@ class LeadForm(forms.ModelForm):
         )
         self.fields["custom"].required = False
 
+    def clean_custom(self) -> dict:
+        custom = self.cleaned_data.get("custom")
+        if custom in (None, ""):
+            return {}
+        if not isinstance(custom, dict):
+            raise forms.ValidationError('Must be a JSON object, e.g. {"plan": "pro"}.')
+        return custom
+
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data["email"])

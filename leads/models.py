@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Lower, Now
 from django.urls import reverse
 from django_countries.fields import CountryField
@@ -117,7 +118,9 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the lead last did something (stage changes do not count)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -128,7 +131,9 @@ class Lead(models.Model):
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
-            models.Index(fields=["-last_activity_at"], name="lead_last_activity_idx"),
+            models.Index(
+                F("last_activity_at").desc(nulls_last=True), F("id").desc(), name="lead_last_activity_idx"
+            ),
             models.Index(Lower("last_name"), Lower("first_name"), name="lead_name_idx"),
             models.Index(Lower("company_name"), name="lead_company_idx"),
         ]

@@ -103,10 +103,12 @@ def parse_event(item: object) -> tuple[EventIn | None, dict]:
     kind = item.get("kind")
     if kind is None:
         errors["kind"] = ["This field is required."]
-    elif kind not in _EVENT_KINDS:
+    elif not isinstance(kind, str) or kind not in _EVENT_KINDS:
         errors["kind"] = [f'"{kind}" is not a valid choice.']
 
     lead_id, email = item.get("lead"), item.get("email") or ""
+    if isinstance(email, str):
+        email = email.strip()
     if lead_id is not None and (isinstance(lead_id, bool) or not isinstance(lead_id, int) or lead_id < 1):
         errors["lead"] = ["A valid lead id (a positive integer) is required."]
     if email:

@@ -186,8 +186,9 @@ def ingest_events(
 
     ``None`` entries are items that failed validation: they keep their place so that the
     results line up with the request. Events for an unknown lead id are errors; an unknown
-    e-mail creates the lead. A repeated ``external_id`` is reported as a duplicate and not
-    stored twice, even when two batches race.
+    e-mail creates the lead. An ``external_id`` seen before is reported as a duplicate; when
+    two requests carry the same new one at the same moment, the unique constraint still keeps
+    a single copy (both are then reported as created).
     """
     results: list[EventResult | None] = [None] * len(events)
     with transaction.atomic():
@@ -260,7 +261,12 @@ def touch_last_activity(lead_ids: Iterable[int]) -> None:
     lead_ids = list(lead_ids)
     if not lead_ids:
         return
-    newest = Activity.objects.filter(lead=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
+    newest = (
+        Activity.objects.filter(lead=OuterRef("pk"))
+        .exclude(kind=ActivityKind.STAGE_CHANGED)
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
     Lead.objects.filter(pk__in=lead_ids).update(last_activity_at=Subquery(newest))
 
 

@@ -92,7 +92,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     form = LeadForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        email, custom = data.pop("email"), data.pop("custom") or {}
+        email, custom = data.pop("email"), data.pop("custom")
         try:
             lead = services.create_lead(
                 email=email, data=data, custom=custom, created_via=CreatedVia.MANUAL, by=request.user

@@ -33,7 +33,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     # A queue of its own, so that the tests never eat the tasks of a running ./start.
     _queue = str(VAR_DIR / "test-celery")
     os.makedirs(_queue, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue, "data_folder_out": _queue}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _queue,
+        "data_folder_out": _queue,
+        "control_folder": str(VAR_DIR / "test-celery-control"),
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,135 @@
+"""GET /api/leads/: filters, search and cursor pages."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.models import Lead
+from leads.tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def listed_emails(client, params=None) -> set[str]:
+    response = client.get("/api/leads/", params or {})
+    assert response.status_code == 200, response.content
+    return {row["email"] for row in response.json()["results"]}
+
+
+def test_list_returns_the_leads_newest_first(api_as, manager):
+    older = LeadFactory(email="older@example.com")
+    newer = LeadFactory(email="newer@example.com")
+    Lead.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(days=1))
+
+    response = api_as(manager).get("/api/leads/")
+
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [newer.pk, older.pk]
+
+
+def test_filter_by_stage_source_and_country(api_as, sdr):
+    LeadFactory(email="mql-de@example.com", stage="mql", source="paid_search", country="DE")
+    LeadFactory(email="mql-fr@example.com", stage="mql", source="referral", country="FR")
+    LeadFactory(email="new-de@example.com", stage="new", source="paid_search", country="DE")
+    client = api_as(sdr)
+
+    assert listed_emails(client, {"stage": "mql"}) == {"mql-de@example.com", "mql-fr@example.com"}
+    assert listed_emails(client, {"source": "paid_search"}) == {"mql-de@example.com", "new-de@example.com"}
+    assert listed_emails(client, {"country": "FR"}) == {"mql-fr@example.com"}
+    assert listed_emails(client, {"stage": "mql", "country": "DE"}) == {"mql-de@example.com"}
+    assert listed_emails(client, {"stage": ["new", "mql"], "source": "referral"}) == {"mql-fr@example.com"}
+
+
+def test_filter_by_owner_and_by_no_owner(api_as, sdr, marketer):
+    LeadFactory(email="sams@example.com", owner=sdr)
+    LeadFactory(email="marias@example.com", owner=marketer)
+    LeadFactory(email="nobodys@example.com", owner=None)
+    client = api_as(sdr)
+
+    assert listed_emails(client, {"owner": sdr.username}) == {"sams@example.com"}
+    assert listed_emails(client, {"owner": "none"}) == {"nobodys@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("lovelace", {"ada@example.com"}),
+        ("ADA@", {"ada@example.com"}),
+        ("engines", {"ada@example.com"}),
+        ("grace", {"grace@navy.example"}),
+        ("navy.example", {"grace@navy.example"}),
+        ("example", {"ada@example.com", "grace@navy.example"}),
+        ("nothing-like-this", set()),
+    ],
+)
+def test_q_searches_names_email_and_company(api_as, sdr, q, expected):
+    LeadFactory(email="ada@example.com", first_name="Ada", last_name="Lovelace", company_name="Engines Ltd")
+    LeadFactory(email="grace@navy.example", first_name="Grace", last_name="Hopper", company_name="US Navy")
+
+    assert listed_emails(api_as(sdr), {"q": q}) == expected
+
+
+def test_created_after_keeps_only_leads_created_at_or_after_the_time(api_as, sdr):
+    now = timezone.now()
+    old = LeadFactory(email="old@example.com")
+    LeadFactory(email="recent@example.com")
+    Lead.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=10))
+
+    cutoff = (now - timedelta(days=1)).isoformat()
+
+    assert listed_emails(api_as(sdr), {"created_after": cutoff}) == {"recent@example.com"}
+
+
+def test_an_invalid_filter_value_is_400_with_the_field_named(api_as, sdr):
+    LeadFactory()
+
+    response = api_as(sdr).get("/api/leads/", {"stage": "promoted"})
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert "stage" in error["fields"]
+
+
+def test_cursor_pages_cover_every_lead_once_in_order(api_as, sdr):
+    leads = LeadFactory.create_batch(8)
+    base = timezone.now() - timedelta(hours=1)
+    # Three leads share one creation time: the cursor must still not repeat or skip them.
+    times = [base, base, base, base + timedelta(minutes=1), base + timedelta(minutes=2)]
+    times += [base + timedelta(minutes=3 + i) for i in range(3)]
+    for lead, created_at in zip(leads, times, strict=True):
+        Lead.objects.filter(pk=lead.pk).update(created_at=created_at)
+    expected = [lead.pk for lead in sorted(leads, key=lambda x: (times[leads.index(x)], x.pk), reverse=True)]
+    client = api_as(sdr)
+
+    seen, pages = [], 0
+    url = "/api/leads/?page_size=3"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        body = response.json()
+        assert len(body["results"]) <= 3
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+        pages += 1
+        assert pages < 10, "the next links never end"
+
+    assert seen == expected
+    assert pages == 3
+
+
+def test_the_next_link_keeps_the_filters(api_as, sdr):
+    for _ in range(3):
+        LeadFactory(stage="mql")
+    LeadFactory(stage="new")
+    client = api_as(sdr)
+
+    first = client.get("/api/leads/", {"stage": "mql", "page_size": 2}).json()
+    second = client.get(first["next"]).json()
+
+    ids = [row["id"] for row in first["results"] + second["results"]]
+    assert len(ids) == len(set(ids)) == 3
+    assert set(Lead.objects.filter(pk__in=ids).values_list("stage", flat=True)) == {"mql"}
+    assert second["next"] is None
+    assert second["previous"]

@@ -1,0 +1,194 @@
+"""The lead list page: filters, search and sort from the GET parameters."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from leads.models import Lead
+from leads.tests.factories import ActivityFactory, LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def emails_in_order(response) -> list[str]:
+    """The e-mail column of the results table, top to bottom."""
+    assert response.status_code == 200
+    html = response.content.decode()
+    results = html[html.index('id="results"') :]
+    return re.findall(r"<td>([^<>\s]+@[^<>\s]+)</td>", results)
+
+
+def listed(client, params) -> set[str]:
+    return set(emails_in_order(client.get("/leads/", params)))
+
+
+def test_the_list_shows_the_leads(page_as, manager):
+    LeadFactory(email="ada@example.com", first_name="Ada", last_name="Lovelace", company_name="Engines")
+    LeadFactory(email="grace@example.com")
+
+    response = page_as(manager).get("/leads/")
+
+    assert set(emails_in_order(response)) == {"ada@example.com", "grace@example.com"}
+    html = response.content.decode()
+    assert "Ada Lovelace" in html
+    assert "Engines" in html
+
+
+def test_filter_by_stage_source_and_country(page_as, sdr):
+    LeadFactory(email="mql-de@example.com", stage="mql", source="paid_search", country="DE")
+    LeadFactory(email="mql-fr@example.com", stage="mql", source="referral", country="FR")
+    LeadFactory(email="new-de@example.com", stage="new", source="paid_search", country="DE")
+    client = page_as(sdr)
+
+    assert listed(client, {"stage": "mql"}) == {"mql-de@example.com", "mql-fr@example.com"}
+    assert listed(client, {"source": "paid_search"}) == {"mql-de@example.com", "new-de@example.com"}
+    assert listed(client, {"country": "FR"}) == {"mql-fr@example.com"}
+    assert listed(client, {"stage": "mql", "country": "DE"}) == {"mql-de@example.com"}
+
+
+def form_submission(html: str, **chosen) -> dict[str, str]:
+    """What the browser sends for the filter form: every field, "" where nothing is chosen."""
+    form = re.search(r'<form id="lead-filters".*?</form>', html, re.S).group(0)
+    names = re.findall(r'<(?:input|select)[^>]*name="([^"]+)"', form)
+    assert {"q", "stage", "source", "country", "owner", "sort"} <= set(names)
+    data = {name: "" for name in names}
+    data["sort"] = "newest"
+    data.update(chosen)
+    return data
+
+
+def test_submitting_the_filter_form_with_only_a_sort_chosen_lists_every_lead(page_as, sdr):
+    LeadFactory(email="one@example.com", stage="mql")
+    LeadFactory(email="two@example.com", stage="new")
+    client = page_as(sdr)
+    params = form_submission(client.get("/leads/").content.decode(), sort="oldest")
+
+    response = client.get("/leads/", params)
+
+    assert "Some filters are not valid" not in response.content.decode()
+    assert emails_in_order(response) == ["one@example.com", "two@example.com"]
+
+
+def test_submitting_the_filter_form_with_one_stage_chosen_lists_that_stage(page_as, sdr):
+    LeadFactory(email="one@example.com", stage="mql")
+    LeadFactory(email="two@example.com", stage="new")
+    client = page_as(sdr)
+    params = form_submission(client.get("/leads/").content.decode(), stage="mql")
+
+    assert listed(client, params) == {"one@example.com"}
+
+
+def test_filter_by_owner_and_unassigned(page_as, sdr, marketer):
+    LeadFactory(email="sams@example.com", owner=sdr)
+    LeadFactory(email="marias@example.com", owner=marketer)
+    LeadFactory(email="nobodys@example.com", owner=None)
+    client = page_as(sdr)
+
+    assert listed(client, {"owner": sdr.username}) == {"sams@example.com"}
+    assert listed(client, {"owner": "none"}) == {"nobodys@example.com"}
+
+
+def test_the_owner_choice_offered_on_the_page_filters_by_that_owner(page_as, sdr, marketer):
+    LeadFactory(email="sams@example.com", owner=sdr)
+    LeadFactory(email="marias@example.com", owner=marketer)
+    client = page_as(sdr)
+    html = client.get("/leads/").content.decode()
+    owner_select = re.search(r'<select name="owner".*?</select>', html, re.S).group(0)
+    [value] = re.findall(r'<option value="([^"]*)"\s*>\s*sdr\s*</option>', owner_select)
+
+    assert listed(client, {"owner": value}) == {"sams@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("lovelace", {"ada@example.com"}),
+        ("ENGINES", {"ada@example.com"}),
+        ("grace@", {"grace@navy.example"}),
+        ("example", {"ada@example.com", "grace@navy.example"}),
+        ("zzz", set()),
+    ],
+)
+def test_search_by_name_email_and_company(page_as, sdr, q, expected):
+    LeadFactory(email="ada@example.com", first_name="Ada", last_name="Lovelace", company_name="Engines Ltd")
+    LeadFactory(email="grace@navy.example", first_name="Grace", last_name="Hopper", company_name="US Navy")
+
+    assert listed(page_as(sdr), {"q": q}) == expected
+
+
+def test_no_match_says_so(page_as, sdr):
+    LeadFactory()
+
+    response = page_as(sdr).get("/leads/", {"q": "zzz"})
+
+    assert "No leads match these filters." in response.content.decode()
+
+
+def test_sort_by_oldest_and_newest(page_as, sdr):
+    now = timezone.now()
+    for days, email in [(3, "old@example.com"), (2, "mid@example.com"), (1, "new@example.com")]:
+        lead = LeadFactory(email=email)
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(days=days))
+    client = page_as(sdr)
+
+    assert emails_in_order(client.get("/leads/")) == ["new@example.com", "mid@example.com", "old@example.com"]
+    assert emails_in_order(client.get("/leads/", {"sort": "oldest"})) == [
+        "old@example.com",
+        "mid@example.com",
+        "new@example.com",
+    ]
+
+
+def test_sort_by_name_and_by_company(page_as, sdr):
+    LeadFactory(email="b@example.com", first_name="Ann", last_name="Baker", company_name="Zeta")
+    LeadFactory(email="c@example.com", first_name="Bob", last_name="Adams", company_name="Alpha")
+    LeadFactory(email="a@example.com", first_name="Amy", last_name="Adams", company_name="Mu")
+    client = page_as(sdr)
+
+    assert emails_in_order(client.get("/leads/", {"sort": "name"})) == [
+        "a@example.com",
+        "c@example.com",
+        "b@example.com",
+    ]
+    assert emails_in_order(client.get("/leads/", {"sort": "company"})) == [
+        "c@example.com",
+        "a@example.com",
+        "b@example.com",
+    ]
+
+
+def test_sort_by_recent_activity_puts_the_never_active_last(page_as, sdr):
+    now = timezone.now()
+    never = LeadFactory(email="never@example.com")
+    yesterday = LeadFactory(email="yesterday@example.com")
+    today = LeadFactory(email="today@example.com")
+    for lead, when in [(yesterday, now - timedelta(days=1)), (today, now - timedelta(minutes=5))]:
+        ActivityFactory(lead=lead, occurred_at=when)
+        Lead.objects.filter(pk=lead.pk).update(last_activity_at=when)
+    assert never.last_activity_at is None
+
+    response = page_as(sdr).get("/leads/", {"sort": "recent_activity"})
+
+    assert emails_in_order(response) == ["today@example.com", "yesterday@example.com", "never@example.com"]
+
+
+def test_the_chosen_filters_stay_selected(page_as, sdr):
+    LeadFactory(stage="mql")
+
+    html = page_as(sdr).get("/leads/", {"stage": "mql", "sort": "oldest", "q": "acme"}).content.decode()
+
+    assert re.search(r'<option value="mql"\s+selected>', html)
+    assert re.search(r'<option value="oldest"\s+selected>', html)
+    assert 'name="q" value="acme"' in html
+
+
+def test_an_invalid_filter_says_so_and_lists_nothing(page_as, sdr):
+    LeadFactory()
+
+    response = page_as(sdr).get("/leads/", {"stage": "promoted"})
+
+    assert response.status_code == 200
+    assert "Some filters are not valid" in response.content.decode()
+    assert emails_in_order(response) == []
