@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F
 from django.db.models.functions import Lower, Now
 from django.urls import reverse
 from django_countries.fields import CountryField
@@ -106,6 +105,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # lead_owner_created_idx starts with owner
     )
 
     marketing_consent = models.BooleanField(default=False)
@@ -131,9 +131,8 @@ class Lead(models.Model):
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
-            models.Index(
-                F("last_activity_at").desc(nulls_last=True), F("id").desc(), name="lead_last_activity_idx"
-            ),
+            # "Recent activity" (last_activity_at DESC NULLS LAST) is indexed on PostgreSQL
+            # only, in migration 0002: SQLite has no NULLS LAST in index definitions.
             models.Index(Lower("last_name"), Lower("first_name"), name="lead_name_idx"),
             models.Index(Lower("company_name"), name="lead_company_idx"),
         ]
@@ -186,7 +185,9 @@ class ActivitySource(models.TextChoices):
 class Activity(models.Model):
     """Something a lead did, or something that was done to it."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )  # activity_lead_time_idx starts with lead
     kind = models.CharField(max_length=30, choices=ActivityKind)
     occurred_at = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
@@ -223,7 +224,9 @@ class Activity(models.Model):
 class StageChange(models.Model):
     """The lead's lifecycle history: velocity and cycle times are computed from it."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )  # stagechange_lead_idx starts with lead
     from_stage = models.CharField(max_length=20, choices=Stage, blank=True)
     to_stage = models.CharField(max_length=20, choices=Stage)
     changed_at = models.DateTimeField()
@@ -242,3 +245,238 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '—'} → {self.to_stage}"
+
+
+# --- Capture: forms and their submissions ----------------------------------------------------
+
+
+class CaptureForm(models.Model):
+    """A form a marketer builds; live forms have a hosted page and an embed snippet."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=150, help_text="For the team; visitors see the title.")
+    slug = models.SlugField(max_length=80, unique=True, help_text="The hosted page is /f/<slug>/.")
+    status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
+    title = models.CharField(max_length=200, blank=True)
+    intro = models.TextField(blank=True, help_text="Shown above the fields.")
+    submit_label = models.CharField(max_length=60, default="Submit")
+    success_message = models.TextField(default="Thank you! We will be in touch soon.")
+    redirect_url = models.URLField(
+        max_length=500, blank=True, help_text="After submitting, go here instead of showing the message."
+    )
+    consent_enabled = models.BooleanField(default=False, verbose_name="Ask for marketing consent")
+    consent_text = models.TextField(
+        blank=True, default="Yes, send me news and offers by e-mail. I can unsubscribe at any time."
+    )
+    default_source = models.CharField(
+        max_length=20, choices=Source, default=Source.DIRECT, help_text="Used when no UTM source is given."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:form-edit", args=[self.pk])
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+
+class FieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone"
+    NUMBER = "number", "Number"
+    SELECT = "select", "Select (one)"
+    MULTISELECT = "multiselect", "Select (several)"
+    CHECKBOX = "checkbox", "Checkbox"
+    TEXTAREA = "textarea", "Text area"
+    HIDDEN = "hidden", "Hidden"
+
+
+class FormField(models.Model):
+    """One field of a form. ``maps_to`` names a lead column; blank means a custom attribute
+    stored in ``Lead.custom`` under ``name``."""
+
+    form = models.ForeignKey(CaptureForm, on_delete=models.CASCADE, related_name="fields")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=12, choices=FieldKind, default=FieldKind.TEXT)
+    name = models.SlugField(max_length=60, help_text="The key in the submission (and custom attribute).")
+    label = models.CharField(max_length=200)
+    help_text = models.CharField(max_length=300, blank=True)
+    placeholder = models.CharField(max_length=200, blank=True)
+    required = models.BooleanField(default=False)
+    options = models.JSONField(default=list, blank=True, help_text="Choices of a select field.")
+    maps_to = models.CharField(max_length=40, blank=True, help_text="Lead column, or blank: custom.")
+    default_value = models.CharField(max_length=300, blank=True, help_text="Value of a hidden field.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "name"], name="formfield_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form}: {self.label}"
+
+
+class Submission(models.Model):
+    """A form submission exactly as received, stored before anything else happens."""
+
+    form = models.ForeignKey(CaptureForm, on_delete=models.PROTECT, related_name="submissions")
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+    payload = models.JSONField(help_text="The submitted fields, raw.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    page_url = models.URLField(max_length=1000, blank=True)
+    referrer = models.URLField(max_length=1000, blank=True)
+    visitor_id = models.CharField(max_length=64, blank=True)
+    submitted_at = models.DateTimeField(db_default=Now())
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why processing failed (it is retried).")
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["form", "-submitted_at"], name="submission_form_idx"),
+            models.Index(
+                fields=["submitted_at"], condition=models.Q(processed_at=None), name="submission_pending_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} · {self.submitted_at:%Y-%m-%d %H:%M}"
+
+
+class Consent(models.Model):
+    """Every consent given or withdrawn, with the words the person agreed to."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consents")
+    given = models.BooleanField()
+    text = models.TextField(blank=True)
+    method = models.CharField(max_length=200, help_text="Where: a form, an import, the API, a user.")
+    submission = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.SET_NULL)
+    recorded_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead}: {'given' if self.given else 'withdrawn'} ({self.method})"
+
+
+# --- Capture: page tracking ------------------------------------------------------------------
+
+
+class Visitor(models.Model):
+    """An anonymous browser, known by the id in its first-party cookie; ``lead`` is set when
+    it submits a form, and its page views count for that lead from then on."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="visitors")
+    first_seen_at = models.DateTimeField(db_default=Now())
+    last_seen_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class AnonymousPageView(models.Model):
+    """A page view of a visitor not yet known as a lead; moved to the lead's activities when
+    the visitor identifies itself."""
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views")
+    occurred_at = models.DateTimeField()
+    properties = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["visitor", "occurred_at"], name="anonview_visitor_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id} · {self.properties.get('url', '')}"
+
+
+# --- Capture: CSV import ---------------------------------------------------------------------
+
+
+class LeadImport(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded (to map)"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class OnExisting(models.TextChoices):
+        UPDATE = "update", "Update the lead (blanks never overwrite)"
+        SKIP = "skip", "Skip the row"
+
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    delimiter = models.CharField(max_length=1, default=",")
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(
+        default=dict, help_text='Column header -> lead field, "custom:<name>", or "" to ignore.'
+    )
+    on_existing = models.CharField(max_length=10, choices=OnExisting, default=OnExisting.UPDATE)
+    source = models.CharField(max_length=20, choices=Source, default=Source.OTHER)
+    status = models.CharField(max_length=10, choices=Status, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last progress; a stale running import is resumed."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def get_absolute_url(self) -> str:
+        return reverse("leads:import-detail", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class ImportRowError(models.Model):
+    lead_import = models.ForeignKey(LeadImport, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField(help_text="Line number in the file (the header is line 1).")
+    email = models.CharField(max_length=300, blank=True)
+    reason = models.TextField()
+    row = models.JSONField(default=list, help_text="The row's cells as read.")
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [models.Index(fields=["lead_import", "line"], name="importerror_line_idx")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

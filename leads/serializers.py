@@ -21,13 +21,11 @@ class LeadSerializer(serializers.ModelSerializer):
         allow_null=True,
     )
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    url = serializers.HyperlinkedIdentityField(view_name="api:lead-detail")
 
     class Meta:
         model = Lead
         fields = [
             "id",
-            "url",
             "email",
             "first_name",
             "last_name",

@@ -209,7 +209,13 @@ def _activity_rows(events, results, *, source, by) -> list[tuple]:
     lead_by_email = _leads_for_emails(emails) if emails else {}
     external_ids = [e.external_id for e in events if e and e.external_id]
     seen_external = (
-        set(Activity.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
+        # exclude(""): lets PostgreSQL use the partial unique index (WHERE external_id <> '').
+        set(
+            Activity.objects.filter(external_id__in=external_ids)
+            .exclude(external_id="")
+            .order_by()
+            .values_list("external_id", flat=True)
+        )
         if external_ids
         else set()
     )

@@ -29,6 +29,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     context = {
         "filterset": filterset,
+        "options": _filter_options(filterset),
         "leads": rows[:PAGE_SIZE],
         "page_number": page_number,
         "has_next": len(rows) > PAGE_SIZE,
@@ -41,6 +42,20 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     }
     template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
     return render(request, template, context)
+
+
+def _filter_options(filterset) -> dict[str, list[tuple[str, str, bool]]]:
+    """(value, label, selected) for each filter select, worked out once here: looping over
+    250 countries in the template costs more than the rest of the page."""
+    options = {}
+    for name in ("stage", "source", "country", "owner"):
+        field = filterset.form[name]
+        chosen = field.value()
+        chosen = {str(v) for v in chosen} if isinstance(chosen, list) else {str(chosen or "")}
+        options[name] = [
+            (str(value), label, str(value) in chosen) for value, label in field.field.choices if value != ""
+        ]
+    return options
 
 
 @require_GET

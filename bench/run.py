@@ -1,0 +1,661 @@
+"""Benchmark the lead list (page and API) and batch event ingest at scale.
+
+Run from the project root, with PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth)::
+
+    python -m bench.run                           # 1,000,000 leads; (re)builds leadapp_bench
+    python -m bench.run --reuse                   # keep leadapp_bench if it has that many leads
+    python -m bench.run --leads 100000 --duration 5 --reuse
+
+What it does:
+
+1. Prepares the dedicated database ``leadapp_bench`` (``migrate`` + ``seed_demo``), unless
+   ``--reuse`` finds it with exactly ``--leads`` leads.
+2. Starts gunicorn (``leadapp.wsgi``, 4 sync workers, ``DEBUG=0``) on a free loopback port.
+3. Drives ``--clients`` concurrent keep-alive-less HTTP clients (stdlib threads) for
+   ``--duration`` seconds per scenario, after a short warm-up: ``/healthz`` (SELECT 1: the
+   framework floor), ``GET /api/leads/`` plain, filtered and searched (token auth) and the
+   same on the ``/leads/`` page (session auth) if the page answers 200.
+4. Posts batches of 1,000 events to ``/api/events/batch/`` from ``--ingest-clients``
+   clients, next to two in-process baselines over the same events: ``services.ingest_events``
+   (the service without HTTP and DRF) and a plain ``Activity.objects.bulk_create``.
+5. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
+   ``bench/results/latest.md`` (git-ignored). The events it stored are deleted again.
+
+The load client shares the machine's cores with gunicorn and PostgreSQL: the "client CPU"
+column says how much of the box it used. These are measurements, not tests: nothing here
+fails on a slow number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+HOST = "127.0.0.1"
+INGEST_KINDS = ("page_view", "email_open", "email_click", "download", "form_submitted", "webinar_attended")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass
+class Measurement:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    box_busy: float | None = None
+    items: int = 0
+    note: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if not status.startswith("2"))
+
+    def percentile_ms(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
+        return ordered[rank] * 1000
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.wall if self.wall else 0.0
+
+
+# --- HTTP load ---------------------------------------------------------------------------------
+
+
+def drive(
+    name: str,
+    port: int,
+    make: Callable[[int, int], Request],
+    *,
+    clients: int,
+    duration: float | None = None,
+    per_client: int | None = None,
+    inspect: Callable[[int, bytes], int] | None = None,
+) -> Measurement:
+    """Run ``clients`` threads, each sending ``make(client, n)`` until the duration is over
+    or it has sent ``per_client`` requests; ``inspect`` counts items in a response."""
+    result = Measurement(name)
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=300)
+        latencies: list[float] = []
+        statuses: Counter[str] = Counter()
+        items = 0
+        start.wait()
+        sent = 0
+        while (per_client is None or sent < per_client) and (
+            duration is None or time.perf_counter() < deadline[0]
+        ):
+            request = make(index, sent)
+            began = time.perf_counter()
+            try:
+                conn.request(request.method, request.path, body=request.body, headers=request.headers)
+                response = conn.getresponse()
+                body = response.read()
+                status = str(response.status)
+                if inspect is not None:
+                    items += inspect(response.status, body)
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+                conn.close()  # the next request() reconnects
+            latencies.append(time.perf_counter() - began)
+            statuses[status] += 1
+            sent += 1
+        conn.close()
+        with lock:
+            result.latencies.extend(latencies)
+            result.statuses.update(statuses)
+            result.items += items
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu_before, box_before = time.process_time(), _box_cpu()
+    began = time.perf_counter()
+    deadline[0] = began + (duration or 0.0)
+    start.wait()
+    for thread in threads:
+        thread.join()
+    result.wall = time.perf_counter() - began
+    result.client_cpu = time.process_time() - cpu_before
+    box_after = _box_cpu()
+    if box_before and box_after and box_after[1] > box_before[1]:
+        result.box_busy = 1 - (box_after[0] - box_before[0]) / (box_after[1] - box_before[1])
+    return result
+
+
+def _box_cpu() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all cores, from /proc/stat (Linux only)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return values[3] + values[4], sum(values)
+
+
+def get(path: str, headers: dict[str, str]) -> Callable[[int, int], Request]:
+    request = Request("GET", path, headers)
+    return lambda client, n: request
+
+
+def fetch(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=300)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def session_login(port: int, username: str, password: str) -> str:
+    """Log in through the login form; return the Cookie header of the session."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        cookies: SimpleCookie = SimpleCookie()
+        conn.request("GET", "/login/")
+        response = conn.getresponse()
+        response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+        csrf = cookies["csrftoken"].value
+        form = urlencode({"username": username, "password": password, "csrfmiddlewaretoken": csrf})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"}
+        conn.request("POST", "/login/", body=form, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookies.load(header)
+    finally:
+        conn.close()
+    if "sessionid" not in cookies:
+        raise RuntimeError(f"login as {username} failed (HTTP {response.status})")
+    return f"csrftoken={csrf}; sessionid={cookies['sessionid'].value}"
+
+
+# --- database and server -------------------------------------------------------------------------
+
+
+def prepare_database(pg_url: str, name: str, leads: int, reuse: bool) -> float | None:
+    """Make sure database ``name`` holds ``leads`` demo leads; return the seed time in
+    seconds, or None when an existing database was reused."""
+    import psycopg
+    from django.core.management import call_command
+    from psycopg import sql
+
+    if reuse and _lead_count(f"{pg_url}/{name}") == leads:
+        return None
+    with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    call_command("migrate", verbosity=0)
+    began = time.perf_counter()
+    call_command("seed_demo", leads=leads, verbosity=1)
+    return time.perf_counter() - began
+
+
+def _lead_count(url: str) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT count(*) FROM leads_lead").fetchone()[0]
+    except psycopg.Error:
+        return -1
+
+
+def bench_users() -> tuple[str, str, str, int]:
+    """A Manager (reads leads; session and token) and a Marketing user (posts events).
+    Returns (manager password, manager token, ingest token, ingest user id)."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    from leadapp.roles import MANAGER, MARKETING
+
+    password = secrets.token_urlsafe(16)
+    manager, _ = User.objects.get_or_create(username="bench-manager")
+    manager.set_password(password)
+    manager.save()
+    manager.groups.set([Group.objects.get(name=MANAGER)])
+    ingest, _ = User.objects.get_or_create(username="bench-ingest")
+    ingest.set_unusable_password()
+    ingest.save()
+    ingest.groups.set([Group.objects.get(name=MARKETING)])
+    manager_token, _ = Token.objects.get_or_create(user=manager)
+    ingest_token, _ = Token.objects.get_or_create(user=ingest)
+    return password, manager_token.key, ingest_token.key, ingest.pk
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "leadapp.wsgi",
+        "-w",
+        str(workers),
+        "-b",
+        f"{HOST}:{port}",
+        "--timeout",
+        "300",  # a slow query is measured, not killed
+    ]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}; see {log}")
+        try:
+            if fetch(port, "/healthz", {})[0] == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop(server)
+    raise RuntimeError(f"gunicorn did not answer /healthz within 60s; see {log}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+# --- event ingest ----------------------------------------------------------------------------------
+
+
+def ingest_batches(sample: Sequence[tuple[int, str]], count: int, size: int, run: str) -> list[list[dict]]:
+    """``count`` batches of ``size`` events for existing leads: every other one addressed by
+    e-mail, half of them with an external id (the de-duplication path)."""
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    batches = []
+    for b in range(count):
+        events = []
+        for i in range(size):
+            lead_id, email = rng.choice(sample)
+            event: dict = {
+                "kind": rng.choice(INGEST_KINDS),
+                "occurred_at": (now - timedelta(seconds=rng.randint(60, 7 * 86_400))).isoformat(),
+                "properties": {"url": rng.choice(("/pricing", "/features", "/blog/lead-scoring-101"))},
+            }
+            if i % 2:
+                event["email"] = email
+            else:
+                event["lead"] = lead_id
+            if rng.random() < 0.5:
+                event["external_id"] = f"bench-{run}-{b}-{i}"
+            events.append(event)
+        batches.append(events)
+    return batches
+
+
+def ingest_http(port: int, token: str, batches: list[list[dict]], clients: int) -> Measurement:
+    bodies = [json.dumps({"events": batch}).encode() for batch in batches]
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    per_client = len(bodies) // clients
+
+    def make(client: int, n: int) -> Request:
+        return Request("POST", "/api/events/batch/", headers, bodies[client * per_client + n])
+
+    def created(status: int, body: bytes) -> int:
+        return json.loads(body).get("created", 0) if status in (201, 207) else 0
+
+    return drive(
+        f"POST /api/events/batch/ ({clients} client{'s' if clients > 1 else ''})",
+        port,
+        make,
+        clients=clients,
+        per_client=per_client,
+        inspect=created,
+    )
+
+
+def ingest_in_process(
+    batches: list[list[dict]], sample: Sequence[tuple[int, str]], by_id: int
+) -> list[Measurement]:
+    """The same events without HTTP, one batch per transaction, in this process (1 thread):
+    through the service, as ``bulk_create`` and as a plain COPY."""
+    from django.contrib.auth.models import User
+    from django.db import connection, transaction
+    from django.utils.dateparse import parse_datetime
+
+    from leads import services
+    from leads.models import Activity, ActivitySource
+
+    lead_by_email = {email: lead_id for lead_id, email in sample}
+    user = User.objects.get(pk=by_id)
+
+    def through_service(batch: list[dict]) -> int:
+        events = [
+            services.EventIn(
+                kind=e["kind"],
+                occurred_at=parse_datetime(e["occurred_at"]),
+                lead_id=e.get("lead"),
+                email=e.get("email", ""),
+                properties=e["properties"],
+                external_id=f"{e['external_id']}-svc" if e.get("external_id") else "",
+            )
+            for e in batch
+        ]
+        outcome = services.ingest_events(events, source=ActivitySource.API, by=user)
+        return sum(r.status == "created" for r in outcome)
+
+    def rows(batch: list[dict], suffix: str) -> list[tuple]:
+        return [
+            (
+                e.get("lead") or lead_by_email[e["email"]],
+                e["kind"],
+                parse_datetime(e["occurred_at"]),
+                e["properties"],
+                ActivitySource.API.value,
+                f"{e['external_id']}-{suffix}" if e.get("external_id") else "",
+                by_id,
+            )
+            for e in batch
+        ]
+
+    def bulk_create(batch: list[dict]) -> int:
+        objects = [
+            Activity(
+                lead_id=lead,
+                kind=kind,
+                occurred_at=at,
+                properties=props,
+                source=source,
+                external_id=external,
+                created_by_id=by,
+            )
+            for lead, kind, at, props, source, external, by in rows(batch, "orm")
+        ]
+        return len(Activity.objects.bulk_create(objects, batch_size=1000))
+
+    def copy(batch: list[dict]) -> int:
+        columns = "lead_id, kind, occurred_at, properties, source, external_id, created_by_id, received_at"
+        now = datetime.now(UTC)
+        with connection.cursor() as cursor, cursor.copy(f"COPY leads_activity ({columns}) FROM STDIN") as out:
+            for lead, kind, at, props, source, external, by in rows(batch, "copy"):
+                out.write_row((lead, kind, at, json.dumps(props), source, external, by, now))
+        return len(batch)
+
+    paths: list[tuple[str, Callable[[list[dict]], int]]] = [
+        ("services.ingest_events, in-process", through_service),
+        ("Activity.objects.bulk_create, in-process", bulk_create),
+        ("COPY into leads_activity, in-process", copy),
+    ]
+    results = []
+    for name, store in paths:
+        result = Measurement(f"{name} (1 thread)")
+        began, cpu = time.perf_counter(), time.process_time()
+        for batch in batches:
+            t = time.perf_counter()
+            with transaction.atomic():
+                result.items += store(batch)
+            result.latencies.append(time.perf_counter() - t)
+            result.statuses["201"] += 1
+        result.wall, result.client_cpu = time.perf_counter() - began, time.process_time() - cpu
+        results.append(result)
+    return results
+
+
+# --- EXPLAIN -----------------------------------------------------------------------------------------
+
+
+def explain_list_query(query: str) -> str:
+    """EXPLAIN ANALYZE of the first page of ``GET /api/leads/?<query>`` as the API builds it."""
+    from django.http import QueryDict
+
+    from leads.api import NewestFirst
+    from leads.filters import LeadFilter
+    from leads.models import Lead
+
+    filterset = LeadFilter(QueryDict(query), queryset=Lead.objects.select_related("owner"))
+    page = filterset.qs.order_by(*NewestFirst.ordering)[: NewestFirst.page_size + 1]
+    return page.explain(analyze=True, buffers=True)
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+def http_table(rows: Sequence[Measurement], cores: int) -> list[str]:
+    lines = [
+        "| scenario | requests | errors | p50 ms | p95 ms | p99 ms | req/s | client CPU | box CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for m in rows:
+        if m.note:
+            lines.append(f"| {m.name} | – | – | – | – | – | – | – | {m.note} |")
+            continue
+        lines.append(
+            f"| {m.name} | {m.count} | {_errors(m)} | {m.percentile_ms(50):.1f} | {m.percentile_ms(95):.1f} "
+            f"| {m.percentile_ms(99):.1f} | {m.per_second:.1f} | {_share(m.client_cpu / m.wall / cores)} "
+            f"| {_share(m.box_busy)} |"
+        )
+    return lines
+
+
+def ingest_table(rows: Sequence[Measurement], cores: int) -> list[str]:
+    lines = [
+        "| ingest path | batches | events stored | errors | p50 ms/batch | p95 ms/batch | events/s "
+        "| client CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for m in rows:
+        lines.append(
+            f"| {m.name} | {m.count} | {m.items} | {_errors(m)} | {m.percentile_ms(50):.0f} "
+            f"| {m.percentile_ms(95):.0f} | {m.items / m.wall:,.0f} "
+            f"| {_share(m.client_cpu / m.wall / cores)} |"
+        )
+    return lines
+
+
+def _errors(m: Measurement) -> str:
+    if not m.errors:
+        return "0"
+    detail = ", ".join(f"{status}×{n}" for status, n in m.statuses.items() if not status.startswith("2"))
+    return f"{m.errors} ({detail})"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads in the bench database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the bench database if it has --leads leads"
+    )
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per HTTP scenario")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each scenario")
+    parser.add_argument("--clients", type=int, default=10, help="concurrent clients for the list scenarios")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--ingest-clients", type=int, default=4, help="concurrent clients posting batches")
+    parser.add_argument("--ingest-batches", type=int, default=10, help="batches each ingest client posts")
+    parser.add_argument("--batch-size", type=int, default=1000, help="events per batch")
+    parser.add_argument("--filter", default="stage=mql&country=DE", help="query of the filtered variant")
+    parser.add_argument(
+        "--search", action="append", help="search term(s) for the search variant (default: garcia, ontra)"
+    )
+    parser.add_argument("--db", default="leadapp_bench", help="bench database name (dropped and recreated)")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    searches = args.search or ["garcia", "ontra"]
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "leadapp.settings.base",
+        "DEBUG": "0",
+        "DATABASE_URL": f"{args.pg}/{args.db}",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Throttling stays on (its cost is part of a request) but must not answer 429 here.
+        "API_THROTTLE_USER": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from leads.models import Activity, Lead
+
+    print(f"Preparing {args.db} with {args.leads:,} leads…", flush=True)
+    seed_seconds = prepare_database(args.pg, args.db, args.leads, args.reuse)
+    password, manager_token, ingest_token, ingest_user = bench_users()
+    lead_count, activity_count = Lead.objects.count(), Activity.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, email FROM leads_lead TABLESAMPLE SYSTEM (2) LIMIT 20000")
+        sample = cursor.fetchall()
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    connection.close()  # gunicorn's workers and the bench must not share it
+
+    cores = os.cpu_count() or 1
+    port = free_port()
+    log = RESULTS_DIR / "gunicorn.log"
+    print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
+    server = start_gunicorn(port, args.workers, env, log)
+    http_rows: list[Measurement] = []
+    ingest_rows: list[Measurement] = []
+    try:
+        token = {"Authorization": f"Token {manager_token}", "Accept": "application/json"}
+        scenarios: list[tuple[str, str, dict[str, str]]] = [
+            ("BASELINE GET /healthz (SELECT 1)", "/healthz", {}),
+            ("GET /api/leads/", "/api/leads/", token),
+            (f"GET /api/leads/?{args.filter}", f"/api/leads/?{args.filter}", token),
+            *[(f"GET /api/leads/?q={q}", f"/api/leads/?{urlencode({'q': q})}", token) for q in searches],
+        ]
+        cookie = session_login(port, "bench-manager", password)
+        page = {"Cookie": cookie}
+        status, _ = fetch(port, "/leads/", page)
+        page_paths = [
+            ("GET /leads/ (page)", "/leads/"),
+            (f"GET /leads/?{args.filter} (page)", f"/leads/?{args.filter}"),
+            *[(f"GET /leads/?q={q} (page)", f"/leads/?{urlencode({'q': q})}") for q in searches],
+        ]
+        if status == 200:
+            scenarios += [(name, path, page) for name, path in page_paths]
+        for name, path, headers in scenarios:
+            print(f"  {name}", flush=True)
+            if args.warmup:
+                drive(name, port, get(path, headers), clients=args.clients, duration=args.warmup)
+            http_rows.append(
+                drive(name, port, get(path, headers), clients=args.clients, duration=args.duration)
+            )
+        if status != 200:
+            http_rows.append(Measurement("GET /leads/ (page)", note=f"page not ready: HTTP {status}"))
+
+        run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        batches = ingest_batches(sample, args.ingest_clients * args.ingest_batches, args.batch_size, run)
+        print(f"  POST /api/events/batch/ × {len(batches)}", flush=True)
+        ingest_rows.append(ingest_http(port, ingest_token, batches, args.ingest_clients))
+        # One client: the per-batch cost without queueing, next to the in-process paths.
+        single = ingest_batches(sample, args.ingest_batches, args.batch_size, f"{run}-single")
+        ingest_rows.append(ingest_http(port, ingest_token, single, 1))
+    finally:
+        stop(server)
+    print("  in-process baselines", flush=True)
+    ingest_rows += ingest_in_process(batches, sample, ingest_user)
+    Activity.objects.filter(created_by_id=ingest_user).delete()
+
+    plans = [(q, explain_list_query(q)) for q in ["", args.filter, *[urlencode({"q": q}) for q in searches]]]
+    report = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows)
+    print("\n".join(report))
+    plan_lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
+    for query, plan in plans:
+        plan_lines += [f"### ?{query}" if query else "### (no filter)", "", "```", plan, "```", ""]
+    (RESULTS_DIR / "latest.md").write_text("\n".join(report + plan_lines) + "\n")
+    print(f"\nWritten to {RESULTS_DIR / 'latest.md'} (gunicorn log: {log}).")
+
+
+def render(
+    args: argparse.Namespace,
+    seed_seconds: float | None,
+    lead_count: int,
+    activity_count: int,
+    pg_version: str,
+    cores: int,
+    http_rows: Sequence[Measurement],
+    ingest_rows: Sequence[Measurement],
+) -> list[str]:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    seeded = f"seeded in {seed_seconds:.0f}s" if seed_seconds is not None else "reused"
+    return [
+        f"# LeadApp benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"- commit {commit or '?'}, Python {platform.python_version()}, PostgreSQL {pg_version}, "
+        f"{cores} cores",
+        f"- database {args.db}: {lead_count:,} leads, {activity_count:,} activities ({seeded})",
+        f"- gunicorn {args.workers} sync workers, DEBUG=0; {args.clients} clients × {args.duration:g}s "
+        f"per scenario after {args.warmup:g}s warm-up; a new connection per request",
+        "",
+        "## Lead list",
+        "",
+        *http_table(http_rows, cores),
+        "",
+        f"## Event ingest ({args.batch_size} events per batch, half by e-mail, half with external id)",
+        "",
+        *ingest_table(ingest_rows, cores),
+    ]
+
+
+if __name__ == "__main__":
+    main()
