@@ -426,7 +426,9 @@ class LeadImport(models.Model):
         UPDATE = "update", "Update the lead (blanks never overwrite)"
         SKIP = "skip", "Skip the row"
 
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    # The file itself, in the database: any worker on any machine can read it, and it goes
+    # with the database's backups.
+    content = models.BinaryField()
     filename = models.CharField(max_length=255)
     delimiter = models.CharField(max_length=1, default=",")
     headers = models.JSONField(default=list)

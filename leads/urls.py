@@ -9,4 +9,6 @@ urlpatterns = [
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/edit/", views.lead_edit, name="edit"),
     path("<int:pk>/timeline/", views.lead_timeline, name="timeline"),
+    # --- form builder (marketer UI): /leads/forms/... ---
+    # --- CSV import and export: /leads/imports/..., /leads/export.csv ---
 ]

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_countries",
     "django_celery_beat",
+    "corsheaders",
     "leadapp",
     "leads",
     "scoring",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +116,23 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None  # set by production.py for collectstatic
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ when nothing was collected
 
+
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+
+# --- Public endpoints (forms, tracking) -------------------------------------------------
+# Forms and the tracking script are embedded on the customer's own sites: these paths (and
+# only these) answer cross-origin requests. They carry no cookies of LeadApp's.
+CORS_URLS_REGEX = r"^/(f|t)/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+# Per client IP; shared across processes only when CACHE_URL points at Redis.
+LEADAPP_FORM_RATE = env.str("LEADAPP_FORM_RATE", default="20/m")
+LEADAPP_TRACKING_RATE = env.str("LEADAPP_TRACKING_RATE", default="600/m")
+LEADAPP_FORM_MIN_FILL_SECONDS = env.int("LEADAPP_FORM_MIN_FILL_SECONDS", default=3)
+RATELIMIT_USE_CACHE = "default"
+# Behind a proxy, set to the header that carries the client IP (e.g. HTTP_X_FORWARDED_FOR).
+LEADAPP_CLIENT_IP_HEADER = env.str("LEADAPP_CLIENT_IP_HEADER", default="REMOTE_ADDR")
 
 # --- E-mail ---------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:587 (STARTTLS with ?tls=1), smtps://... (implicit TLS),
