@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -90,7 +92,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process, consuming from the configured broker (Redis in CI) and
     writing to the test database. Ready once its first heartbeat (sent through the broker
     when it starts) is in the database."""
-    import os
     import subprocess
     import sys
     import time
@@ -144,3 +145,50 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+CHROMIUM = os.environ.get("LEADAPP_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright (Debian's build: Playwright cannot download its
+    own here). Skipped, saying why, where Chromium is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser journeys need Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the Django calls the tests
+    # make between browser steps are ordinary synchronous ones.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page, username: str, password: str = "pw") -> None:
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
