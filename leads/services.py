@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from leadapp.db import insert_rows
@@ -193,7 +193,8 @@ def ingest_events(
     results: list[EventResult | None] = [None] * len(events)
     with transaction.atomic():
         rows = _activity_rows(events, results, source=source, by=by)
-        insert_rows(Activity, ACTIVITY_COLUMNS, rows, ignore_conflicts=True)
+        # Only an external_id can conflict; without one the rows stream straight in.
+        insert_rows(Activity, ACTIVITY_COLUMNS, rows, ignore_conflicts=any(row[5] for row in rows))
         touch_last_activity({row[0] for row in rows})
     return results
 
@@ -263,17 +264,20 @@ def record_activity(
 
 
 def touch_last_activity(lead_ids: Iterable[int]) -> None:
-    """Set each lead's ``last_activity_at`` from its newest activity, in one statement."""
+    """Set each lead's ``last_activity_at`` from its newest activity, in one statement that
+    leaves alone the leads whose value is already right (events can arrive late)."""
     lead_ids = list(lead_ids)
     if not lead_ids:
         return
-    newest = (
+    newest = Subquery(
         Activity.objects.filter(lead=OuterRef("pk"))
         .exclude(kind=ActivityKind.STAGE_CHANGED)
         .order_by("-occurred_at")
         .values("occurred_at")[:1]
     )
-    Lead.objects.filter(pk__in=lead_ids).update(last_activity_at=Subquery(newest))
+    Lead.objects.filter(pk__in=lead_ids).filter(
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
+    ).update(last_activity_at=newest)
 
 
 def _leads_for_emails(emails: set[str]) -> dict[str, int]:

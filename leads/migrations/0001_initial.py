@@ -107,7 +107,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("email", models.EmailField(max_length=254, unique=True)),
+                ("email", models.EmailField(max_length=254)),
                 ("first_name", models.CharField(blank=True, max_length=100)),
                 ("last_name", models.CharField(blank=True, max_length=100)),
                 ("phone", models.CharField(blank=True, max_length=40)),
@@ -799,5 +799,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="anonymouspageview",
             index=models.Index(fields=["visitor", "occurred_at"], name="anonview_visitor_idx"),
+        ),
+        migrations.AddConstraint(
+            model_name="lead",
+            constraint=models.UniqueConstraint(fields=("email",), name="lead_email_unique"),
         ),
     ]
