@@ -3,6 +3,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django_countries import countries
 
 from .models import Industry, Lead, Source, Stage
@@ -11,13 +12,14 @@ SORTS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
     "recent_activity": (F("last_activity_at").desc(nulls_last=True), "-id"),
-    "name": ("last_name", "first_name", "id"),
-    "company": ("company_name", "id"),
+    # Case-insensitive, like people read names; served by lead_name_idx / lead_company_idx.
+    "name": (Lower("last_name"), Lower("first_name"), "id"),
+    "company": (Lower("company_name"), "id"),
 }
 
 
 # A search matching at most this many leads is run as "ids first, then sort"; see search().
-SEARCH_ID_LIMIT = 10_000
+SEARCH_ID_LIMIT = 1_000
 
 
 def search(queryset, q: str):

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Lower, Now
 from django.urls import reverse
 from django_countries.fields import CountryField
@@ -132,11 +133,10 @@ class Lead(models.Model):
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
-            # No index on last_activity_at, on purpose: every event batch updates it, and an
-            # index on it would turn those cheap in-page (HOT) updates into updates of all
-            # the indexes above (measured: 4x slower ingest at a million leads).
-            models.Index(Lower("last_name"), Lower("first_name"), name="lead_name_idx"),
-            models.Index(Lower("company_name"), name="lead_company_idx"),
+            # "Recent activity" (last_activity_at DESC NULLS LAST) is indexed on PostgreSQL
+            # only, in migration 0002: SQLite has no NULLS LAST in index definitions.
+            models.Index(Lower("last_name"), Lower("first_name"), F("id"), name="lead_name_idx"),
+            models.Index(Lower("company_name"), F("id"), name="lead_company_idx"),
         ]
         constraints = [
             # A constraint rather than unique=True: on PostgreSQL that would add a second,

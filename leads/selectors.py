@@ -14,9 +14,9 @@ def lead_list(params, *, request=None) -> tuple[LeadFilter, QuerySet[Lead]]:
     return filterset, queryset.order_by(*SORTS[sort])
 
 
-def count_capped(queryset: QuerySet, cap: int = 10_000) -> tuple[int, bool]:
+def count_capped(queryset: QuerySet, cap: int = 1_000) -> tuple[int, bool]:
     """Count up to ``cap`` rows: an exact total of a million-row filter costs more than the
-    page itself, and "10,000+" is all a person reads from it."""
+    page itself, and "1,000+" is all a person reads from it."""
     count = queryset.order_by()[: cap + 1].count()
     return min(count, cap), count > cap
 

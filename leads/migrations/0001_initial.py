@@ -747,13 +747,16 @@ class Migration(migrations.Migration):
             index=models.Index(
                 django.db.models.functions.text.Lower("last_name"),
                 django.db.models.functions.text.Lower("first_name"),
+                models.F("id"),
                 name="lead_name_idx",
             ),
         ),
         migrations.AddIndex(
             model_name="lead",
             index=models.Index(
-                django.db.models.functions.text.Lower("company_name"), name="lead_company_idx"
+                django.db.models.functions.text.Lower("company_name"),
+                models.F("id"),
+                name="lead_company_idx",
             ),
         ),
         migrations.AddIndex(
