@@ -311,16 +311,22 @@ def stop(server: subprocess.Popen) -> None:
 # --- event ingest ----------------------------------------------------------------------------------
 
 
-def ingest_batches(sample: Sequence[tuple[int, str]], count: int, size: int, run: str) -> list[list[dict]]:
+def ingest_batches(
+    sample: Sequence[tuple[int, str]], count: int, size: int, run: str, leads_per_batch: int | None = None
+) -> list[list[dict]]:
     """``count`` batches of ``size`` events for existing leads: every other one addressed by
-    e-mail, half of them with an external id (the de-duplication path)."""
+    e-mail, half of them with an external id (the de-duplication path). Each event is for a
+    lead drawn from the whole sample (the worst case: a lead row to update per event), or,
+    with ``leads_per_batch``, from that many leads per batch (a tracking or e-mail tool's
+    sync, where the same people generate several events)."""
     rng = random.Random(7)
     now = datetime.now(UTC)
     batches = []
     for b in range(count):
         events = []
+        pool = rng.sample(list(sample), leads_per_batch) if leads_per_batch else sample
         for i in range(size):
-            lead_id, email = rng.choice(sample)
+            lead_id, email = rng.choice(pool)
             event: dict = {
                 "kind": rng.choice(INGEST_KINDS),
                 "occurred_at": (now - timedelta(seconds=rng.randint(60, 7 * 86_400))).isoformat(),
@@ -523,6 +529,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ingest-clients", type=int, default=4, help="concurrent clients posting batches")
     parser.add_argument("--ingest-batches", type=int, default=10, help="batches each ingest client posts")
     parser.add_argument("--batch-size", type=int, default=1000, help="events per batch")
+    parser.add_argument(
+        "--leads-per-batch", type=int, default=100, help="distinct leads per batch in the clustered run"
+    )
     parser.add_argument("--filter", default="stage=mql&country=DE", help="query of the filtered variant")
     parser.add_argument(
         "--search", action="append", help="search term(s) for the search variant (default: garcia, ontra)"
@@ -587,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         page_paths = [
             ("GET /leads/ (page)", "/leads/"),
             (f"GET /leads/?{args.filter} (page)", f"/leads/?{args.filter}"),
+            ("GET /leads/?sort=recent_activity (page)", "/leads/?sort=recent_activity"),
             *[(f"GET /leads/?q={q} (page)", f"/leads/?{urlencode({'q': q})}") for q in searches],
         ]
         if status == 200:
@@ -605,6 +615,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         batches = ingest_batches(sample, args.ingest_clients * args.ingest_batches, args.batch_size, run)
         print(f"  POST /api/events/batch/ × {len(batches)}", flush=True)
         ingest_rows.append(ingest_http(port, ingest_token, batches, args.ingest_clients))
+        clustered = ingest_batches(
+            sample, len(batches), args.batch_size, f"{run}-clustered", leads_per_batch=args.leads_per_batch
+        )
+        measurement = ingest_http(port, ingest_token, clustered, args.ingest_clients)
+        measurement.name += f", {args.leads_per_batch} leads per batch"
+        ingest_rows.append(measurement)
         # One client: the per-batch cost without queueing, next to the in-process paths.
         single = ingest_batches(sample, args.ingest_batches, args.batch_size, f"{run}-single")
         ingest_rows.append(ingest_http(port, ingest_token, single, 1))
