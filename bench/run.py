@@ -18,8 +18,14 @@ What it does:
 4. Posts batches of 1,000 events to ``/api/events/batch/`` from ``--ingest-clients``
    clients, next to two in-process baselines over the same events: ``services.ingest_events``
    (the service without HTTP and DRF) and a plain ``Activity.objects.bulk_create``.
-5. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
-   ``bench/results/latest.md`` (git-ignored). The events it stored are deleted again.
+5. Imports a generated CSV of ``--import-rows`` leads (100,000) in-process through the import
+   service (``leads.imports``: parse, validate, COPY in chunks), then the same file again (every
+   row an update of the lead the first pass created); rows per second of each pass.
+6. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
+   ``bench/results/latest.md`` (git-ignored). The events and leads it stored are deleted again.
+
+``--import-only`` runs the import alone (no gunicorn), e.g. against a scratch database while
+another run uses ``leadapp_bench``: ``--import-only --db leadapp_import_bench --leads 100000``.
 
 The load client shares the machine's cores with gunicorn and PostgreSQL: the "client CPU"
 column says how much of the box it used. These are measurements, not tests: nothing here
@@ -451,6 +457,119 @@ def ingest_in_process(
     return results
 
 
+# --- CSV import --------------------------------------------------------------------------------------
+
+IMPORT_DOMAIN = "bench-import.example"
+
+
+def import_csv(rows: int) -> bytes:
+    """A file as a marketer exports it from a CRM: ten columns, two of them custom, one row in
+    a hundred with a bad e-mail and one in a thousand repeating an earlier e-mail."""
+    import csv
+    import io
+
+    rng = random.Random(11)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["Email", "First Name", "Last Name", "Company", "Job Title", "Industry", "Country", "Phone"]
+    writer.writerow([*header, "Plan", "Notes"])
+    industries = ["Software", "Finance", "Healthcare", "Retail", "Education", "Manufacturing"]
+    countries = ["DE", "France", "United States", "GB", "India", "Spain", "NL"]
+    for i in range(rows):
+        email = f"row{i}@{IMPORT_DOMAIN}"
+        if i % 100 == 99:
+            email = f"row{i}-at-{IMPORT_DOMAIN}"
+        elif i % 1000 == 500:
+            email = f"row{i - 2}@{IMPORT_DOMAIN}"
+        writer.writerow(
+            [
+                email,
+                rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald"]),
+                f"Surname{i}",
+                f"Company {rng.randrange(20_000)}",
+                rng.choice(["CTO", "Head of Marketing", "Engineer", "Buyer"]),
+                rng.choice(industries),
+                rng.choice(countries),
+                f"+49 30 {rng.randrange(10**7):07d}",
+                rng.choice(["free", "pro", "enterprise"]),
+                "" if i % 3 else "met at the fair",
+            ]
+        )
+    return buffer.getvalue().encode()
+
+
+@dataclass
+class ImportRun:
+    name: str
+    created: int
+    updated: int
+    errors: int
+    upload: float  # seconds to store the file: decode, sniff, count the rows, suggest a mapping
+    wall: float  # upload and run
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.errors
+
+
+def bench_import(rows: int, by_id: int) -> list[ImportRun]:
+    """Two passes over one generated file, in this process (1 thread): all new, then all known."""
+    from django.db import connection
+
+    from leads import imports
+    from leads.models import LeadImport
+
+    content = import_csv(rows)
+    results = []
+    try:
+        for name in ("new leads", "the same file again: updates"):
+            began = time.perf_counter()
+            lead_import = imports.create_import(content=content, filename="bench.csv", by=None)
+            uploaded = time.perf_counter()
+            # Queued by hand: imports.start_import would also send the task to the broker.
+            LeadImport.objects.filter(pk=lead_import.pk).update(
+                status=LeadImport.Status.QUEUED, source="event", created_by_id=by_id
+            )
+            imports.run_import(lead_import.pk)
+            wall = time.perf_counter() - began
+            done = LeadImport.objects.defer("content").get(pk=lead_import.pk)
+            if done.status != LeadImport.Status.DONE:
+                raise RuntimeError(f"the bench import ended {done.status}: {done.failure}")
+            results.append(
+                ImportRun(
+                    f"CSV import, {name} (1 thread)",
+                    done.created_count,
+                    done.updated_count,
+                    done.error_count,
+                    uploaded - began,
+                    wall,
+                )
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM leads_stagechange WHERE lead_id IN "
+                "(SELECT id FROM leads_lead WHERE email LIKE %s)",
+                [f"%@{IMPORT_DOMAIN}"],
+            )
+            cursor.execute("DELETE FROM leads_lead WHERE email LIKE %s", [f"%@{IMPORT_DOMAIN}"])
+        LeadImport.objects.filter(filename="bench.csv").delete()
+    return results
+
+
+def import_table(rows: Sequence[ImportRun]) -> list[str]:
+    lines = [
+        "| import pass | rows | created | updated | bad rows | upload s | total s | rows/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in rows:
+        lines.append(
+            f"| {run.name} | {run.rows:,} | {run.created:,} | {run.updated:,} | {run.errors:,} "
+            f"| {run.upload:.1f} | {run.wall:.1f} | {run.rows / run.wall:,.0f} |"
+        )
+    return lines
+
+
 # --- EXPLAIN -----------------------------------------------------------------------------------------
 
 
@@ -536,6 +655,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--search", action="append", help="search term(s) for the search variant (default: garcia, ontra)"
     )
+    parser.add_argument(
+        "--import-rows", type=int, default=100_000, help="rows of the generated CSV import (0: no import)"
+    )
+    parser.add_argument(
+        "--import-only", action="store_true", help="only the CSV import: no gunicorn, no list, no ingest"
+    )
     parser.add_argument("--db", default="leadapp_bench", help="bench database name (dropped and recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     return parser.parse_args(argv)
@@ -576,6 +701,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     connection.close()  # gunicorn's workers and the bench must not share it
 
     cores = os.cpu_count() or 1
+    if args.import_only:
+        print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
+        import_rows = bench_import(args.import_rows, ingest_user)
+        report = render(
+            args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [], import_rows
+        )
+        print("\n".join(report))
+        (RESULTS_DIR / "latest-import.md").write_text("\n".join(report) + "\n")
+        print(f"\nWritten to {RESULTS_DIR / 'latest-import.md'}.")
+        return
     port = free_port()
     log = RESULTS_DIR / "gunicorn.log"
     print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
@@ -629,9 +764,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  in-process baselines", flush=True)
     ingest_rows += ingest_in_process(batches, sample, ingest_user)
     Activity.objects.filter(created_by_id=ingest_user).delete()
+    import_rows: list[ImportRun] = []
+    if args.import_rows:
+        print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
+        import_rows = bench_import(args.import_rows, ingest_user)
 
     plans = [(q, explain_list_query(q)) for q in ["", args.filter, *[urlencode({"q": q}) for q in searches]]]
-    report = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows)
+    report = render(
+        args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows, import_rows
+    )
     print("\n".join(report))
     plan_lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
     for query, plan in plans:
@@ -649,11 +790,28 @@ def render(
     cores: int,
     http_rows: Sequence[Measurement],
     ingest_rows: Sequence[Measurement],
+    import_rows: Sequence[ImportRun] = (),
 ) -> list[str]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
     seeded = f"seeded in {seed_seconds:.0f}s" if seed_seconds is not None else "reused"
+    imported = [
+        "",
+        "## CSV import (in-process through leads.imports: upload, then the run; chunks of "
+        f"{_import_chunk_size():,} rows)",
+        "",
+        *import_table(import_rows),
+    ]
+    if args.import_only:
+        return [
+            f"# LeadApp benchmark (CSV import only), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"- commit {commit or '?'}, Python {platform.python_version()}, PostgreSQL {pg_version}, "
+            f"{cores} cores",
+            f"- database {args.db}: {lead_count:,} leads before the import ({seeded})",
+            *imported,
+        ]
     return [
         f"# LeadApp benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -670,7 +828,14 @@ def render(
         f"## Event ingest ({args.batch_size} events per batch, half by e-mail, half with external id)",
         "",
         *ingest_table(ingest_rows, cores),
+        *(imported if import_rows else []),
     ]
+
+
+def _import_chunk_size() -> int:
+    from leads.imports import CHUNK_SIZE
+
+    return CHUNK_SIZE
 
 
 if __name__ == "__main__":

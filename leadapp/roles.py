@@ -17,10 +17,15 @@ ROLES = (MARKETING, SALES, MANAGER, ADMIN)
 _READ_LEADS = ["leads.view_lead", "leads.view_activity", "leads.view_stagechange"]
 _WORK_LEADS = [*_READ_LEADS, "leads.add_lead", "leads.change_lead", "leads.add_activity"]
 
+_EXPORT_LEADS = ["leads.export_lead"]
+_IMPORT_LEADS = ["leads.view_leadimport", "leads.add_leadimport"]
+_VIEW_FORMS = ["leads.view_captureform", "leads.view_submission"]
+_BUILD_FORMS = [*_VIEW_FORMS, "leads.add_captureform", "leads.change_captureform", "leads.delete_captureform"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETING: _WORK_LEADS,
-    SALES: _WORK_LEADS,
-    MANAGER: _READ_LEADS,
+    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS],
+    SALES: [*_WORK_LEADS, *_VIEW_FORMS],
+    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
 ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]

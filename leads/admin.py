@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import Activity, Lead, StageChange
+from .models import (
+    Activity,
+    CaptureForm,
+    Consent,
+    FormField,
+    Lead,
+    LeadImport,
+    StageChange,
+    Submission,
+    Visitor,
+)
 
 
 class StageChangeInline(admin.TabularInline):
@@ -48,3 +58,83 @@ class StageChangeAdmin(admin.ModelAdmin):
     list_filter = ["to_stage", "forced"]
     raw_id_fields = ["lead", "changed_by"]
     show_full_result_count = False
+
+
+# --- capture forms ---
+
+
+class FormFieldInline(admin.TabularInline):
+    model = FormField
+    extra = 0
+    fields = ["position", "kind", "name", "label", "required", "maps_to", "options", "default_value"]
+
+
+@admin.register(CaptureForm)
+class CaptureFormAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug"]
+    raw_id_fields = ["created_by"]
+    inlines = [FormFieldInline]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["form", "lead", "submitted_at", "processed_at", "error"]
+    list_filter = ["form", ("processed_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["lead"]
+    readonly_fields = ["submitted_at"]
+    date_hierarchy = "submitted_at"
+    show_full_result_count = False
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ["lead", "given", "method", "recorded_at"]
+    list_filter = ["given"]
+    raw_id_fields = ["lead", "submission"]
+    readonly_fields = ["recorded_at"]
+
+
+# --- page tracking and CSV import ---
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin):
+    list_display = ["id", "lead", "first_seen_at", "last_seen_at"]
+    raw_id_fields = ["lead"]
+    search_fields = ["id", "lead__email"]
+    show_full_result_count = False
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "filename",
+        "status",
+        "total_rows",
+        "processed_rows",
+        "error_count",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    exclude = ["content"]  # the file itself: up to 50 MB
+    raw_id_fields = ["created_by"]
+    readonly_fields = [
+        "filename",
+        "delimiter",
+        "headers",
+        "total_rows",
+        "processed_rows",
+        "created_count",
+        "updated_count",
+        "skipped_count",
+        "error_count",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")

@@ -134,6 +134,7 @@ RATELIMIT_USE_CACHE = "default"
 # Behind a proxy, set to the header that carries the client IP (e.g. HTTP_X_FORWARDED_FOR).
 LEADAPP_CLIENT_IP_HEADER = env.str("LEADAPP_CLIENT_IP_HEADER", default="REMOTE_ADDR")
 
+
 # --- E-mail ---------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:587 (STARTTLS with ?tls=1), smtps://... (implicit TLS),
 # console:// or file:///path. Default: one file per message in var/mail.
@@ -185,6 +186,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "leadapp.record_heartbeat", "schedule": 60.0},
+    "process-pending-submissions": {"task": "leads.process_pending_submissions", "schedule": 60.0},
+    "requeue-stale-imports": {"task": "leads.requeue_stale_imports", "schedule": 60.0},
 }
 
 # --- REST API -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import factory
 from django.utils import timezone
 
-from leads.models import Activity, ActivityKind, Lead
+from leads.models import Activity, ActivityKind, CaptureForm, FieldKind, FormField, Lead
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -23,3 +23,25 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     kind = ActivityKind.PAGE_VIEW
     occurred_at = factory.LazyFunction(timezone.now)
     properties = factory.LazyFunction(lambda: {"url": "/pricing"})
+
+
+class CaptureFormFactory(factory.django.DjangoModelFactory):
+    """A live form with its e-mail field (as the builder makes it), plus ``fields``:
+    ``CaptureFormFactory(fields=[dict(name="company", label="Company", maps_to="company_name")])``."""
+
+    class Meta:
+        model = CaptureForm
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Form {n}")
+    slug = factory.Sequence(lambda n: f"form-{n}")
+    title = "Get the guide"
+    status = CaptureForm.Status.LIVE
+
+    @factory.post_generation
+    def fields(self, create, extracted, **kwargs):
+        FormField.objects.create(
+            form=self, kind=FieldKind.EMAIL, name="email", label="E-mail", required=True, maps_to="email"
+        )
+        for position, spec in enumerate(extracted or [], start=1):
+            FormField.objects.create(form=self, position=position, **{"label": spec["name"].title(), **spec})
