@@ -1,11 +1,11 @@
 """Public endpoints: no login, rate-limited, safe to expose (hosted forms, tracking)."""
 
-from django.urls import path  # noqa: F401 - used as the routes below are added
+from django.urls import path
 
 from . import public_tracking_views, public_views
 
 app_name = "public"
-urlpatterns: list = [
+urlpatterns = [
     # --- hosted and embedded forms (/f/...) ---
     path("f/<slug:slug>/", public_views.form_page, name="form"),
     path("f/<slug:slug>/embed.json", public_views.form_embed, name="form-embed"),

@@ -23,30 +23,6 @@ from .models import (
     normalize_email,
 )
 
-# Fields a caller may set through upsert/update (everything but identity and bookkeeping).
-LEAD_DATA_FIELDS = [
-    "first_name",
-    "last_name",
-    "phone",
-    "job_title",
-    "company_name",
-    "company_size",
-    "industry",
-    "country",
-    "website",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "owner",
-    "marketing_consent",
-    "consent_at",
-    "consent_method",
-]
-
 
 class DuplicateEmail(Exception):
     def __init__(self, lead: Lead):

@@ -1,6 +1,8 @@
 """Celery tasks of the leads app: thin, idempotent wrappers around services."""
 
-from celery import shared_task  # noqa: F401 - used by the tasks below
+from celery import shared_task
+
+from . import imports, submissions
 
 # --- form submissions ---
 
@@ -8,8 +10,6 @@ from celery import shared_task  # noqa: F401 - used by the tasks below
 @shared_task(name="leads.process_pending_submissions")
 def process_pending_submissions() -> int:
     """Beat, every minute: process the form submissions whose processing failed or never ran."""
-    from . import submissions
-
     return submissions.process_pending()
 
 
@@ -19,14 +19,10 @@ def process_pending_submissions() -> int:
 @shared_task(name="leads.run_import", acks_late=True)
 def run_import(import_id: int) -> None:
     """Run or resume a CSV import; a re-delivered task carries on after the last committed chunk."""
-    from . import imports
-
     imports.run_import(import_id)
 
 
 @shared_task(name="leads.requeue_stale_imports")
 def requeue_stale_imports() -> int:
     """Beat, every minute: queue again the imports whose worker stopped reporting."""
-    from . import imports
-
     return imports.requeue_stale_imports()
