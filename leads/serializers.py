@@ -69,6 +69,18 @@ class LeadSerializer(serializers.ModelSerializer):
     def validate_email(self, value: str) -> str:
         return normalize_email(value)
 
+    def to_representation(self, instance: Lead) -> dict:
+        """DRF's own loop, without its per-field source resolution: every field here reads a
+        plain attribute, and a page of 50 leads spends a third of the request in that loop."""
+        fields = self.__dict__.get("_plain_fields")
+        if fields is None:
+            fields = self._plain_fields = [(f.field_name, f.source, f) for f in self._readable_fields]
+        data = {}
+        for name, source, field in fields:
+            value = getattr(instance, source)
+            data[name] = None if value is None else field.to_representation(value)
+        return data
+
     def validate_custom(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be an object of attribute names to values.")
