@@ -11,7 +11,8 @@ from leadapp import roles
 
 def pytest_report_header(config):
     db = settings.DATABASES["default"]
-    where = db["NAME"] if "sqlite" in db["ENGINE"] else f"{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    name = (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}"
+    where = name if "sqlite" in db["ENGINE"] else f"{db['HOST']}:{db['PORT']}/{name}"
     engine = db["ENGINE"].rsplit(".", 1)[-1]
     broker = settings.CELERY_BROKER_URL
     lines = [f"LeadApp tests: database {engine} ({where}), Celery broker {broker}"]
