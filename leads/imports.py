@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -365,8 +366,12 @@ def _clean(field: str, value: str) -> tuple[str, str | None]:
         if choice is None:
             return "", f"{IMPORT_FIELDS[field]}: unknown value {value[:60]!r}."
         return choice, None
-    if field in ("website", "referrer") and "://" not in value:
-        value = "https://" + value
+    if field in ("website", "referrer"):
+        if "://" not in value:
+            value = "https://" + value
+        # Shown as a link on the lead page: only web addresses, never javascript: and the like.
+        if urlsplit(value).scheme.lower() not in ("http", "https"):
+            return "", f"{IMPORT_FIELDS[field]}: not a web address (http or https): {value[:60]!r}."
     if len(value) > _MAX_LENGTH[field]:
         return "", f"{IMPORT_FIELDS[field]}: longer than {_MAX_LENGTH[field]} characters ({len(value)})."
     return value, None

@@ -71,7 +71,8 @@ def _parse(body: bytes) -> tuple[str, dict]:
     title = data.get("title") or ""
     if not isinstance(title, str):
         raise ValueError("title: must be a string.")
-    properties = {"url": url, "title": title.strip()[:MAX_TITLE_LENGTH], "referrer": referrer}
+    title = title.replace("\x00", "").strip()[:MAX_TITLE_LENGTH]  # PostgreSQL cannot store NUL
+    properties = {"url": url, "title": title, "referrer": referrer}
     utm = {
         key: value[:MAX_UTM_LENGTH]
         for key, value in parse_qsl(urlsplit(url).query)
@@ -89,6 +90,8 @@ def _url(value, name: str, *, required: bool) -> str:
         raise ValueError(f"{name}: required.")
     if len(value) > MAX_URL_LENGTH:
         raise ValueError(f"{name}: longer than {MAX_URL_LENGTH} characters.")
+    if "\x00" in value:
+        raise ValueError(f"{name}: not a URL.")
     try:
         parts = urlsplit(value)
     except ValueError:

@@ -208,7 +208,8 @@ def validate(fields: list[FormField], data: Mapping[str, list[str]]) -> dict[str
     errors when one is wrong."""
     values, errors = {}, {}
     for form_field in fields:
-        raw = [v.strip() for v in data.get(form_field.name, []) if isinstance(v, str)]
+        # NUL cannot be stored in PostgreSQL text or jsonb, and no person types one.
+        raw = [v.replace("\x00", "").strip() for v in data.get(form_field.name, []) if isinstance(v, str)]
         try:
             values[form_field.name] = _clean_value(form_field, raw)
         except ValidationError as exc:
@@ -435,8 +436,8 @@ def _lead_input(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[s
     email, data, custom = "", {}, {}
     mapping = payload.get("map") or {}
     for name, value in (payload.get("fields") or {}).items():
-        if value in ("", None, [], False):
-            continue  # blanks never overwrite
+        if value is None or value is False or value in ("", []):
+            continue  # blanks never overwrite (a 0 is not blank)
         column = mapping.get(name, "")
         if column == "email":
             email = value

@@ -11,6 +11,9 @@ DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # no default: refuse to start without a real key
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
+# Rate limits and throttles must be shared by every web process: a cache server, no default.
+CACHES = {"default": env.cache("CACHE_URL")}
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

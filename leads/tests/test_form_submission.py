@@ -166,3 +166,17 @@ def test_the_json_endpoint_answers_with_the_redirect(client, form):
     response = post_json(client, form, {"email": "ada@example.com"})
 
     assert response.json() == {"ok": True, "redirect": "https://www.example.com/thank-you"}
+
+
+def test_a_zero_is_an_answer_and_reaches_the_lead(client, form):
+    response = post_hosted(client, form, {"email": "zero@example.com", "team_size": "0"})
+
+    assert response.status_code == 303
+    assert Lead.objects.get().custom["team_size"] == 0
+
+
+def test_a_nul_character_in_a_field_is_dropped_not_a_server_error(client, form):
+    response = post_hosted(client, form, {"email": "nul@example.com", "first_name": "Ad\x00a"})
+
+    assert response.status_code == 303
+    assert Lead.objects.get().first_name == "Ada"

@@ -94,3 +94,17 @@ def test_the_bad_rows_are_shown_on_the_import_page(page_as, marketer):
         in html
     )
     assert "Download all 7 bad rows as CSV" in html
+
+
+def test_a_website_that_is_not_a_web_address_is_a_bad_row_never_a_link(page_as, marketer):
+    file = "\n".join(
+        [
+            "Email,Website",
+            "safe@example.com,www.example.com",
+            "evil@example.com,javascript://%0aalert(document.cookie)",
+        ]
+    )
+    import_csv(page_as(marketer), file, Website="website")
+
+    assert Lead.objects.get().website == "https://www.example.com"
+    assert "not a web address" in reasons()[3]

@@ -115,3 +115,11 @@ def test_behind_a_proxy_the_rate_is_per_client_address_the_proxy_saw(client):
     assert post(client, valid(), HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 204
     assert post(client, valid(), HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.7").status_code == 429
     assert post(client, valid(), HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 204
+
+
+def test_a_nul_character_in_the_title_is_dropped_and_in_the_url_refused(client):
+    assert post(client, valid(title="Pri\x00cing")).status_code == 204
+    assert AnonymousPageView.objects.get().properties["title"] == "Pricing"
+
+    assert post(client, valid(url="https://shop.example/\x00")).status_code == 400
+    assert AnonymousPageView.objects.count() == 1
