@@ -1,15 +1,19 @@
 """Lead pages. Each view is thin: parse, authorize, call a service or selector, render.
 htmx requests get the named partial of the same template instead of the whole page."""
 
+import functools
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html_join
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadapp.permissions import permission_required
 
 from . import selectors, services
-from .filters import SORTS
+from .filters import SORTS, LeadFilter
 from .forms import LeadForm
 from .models import CreatedVia, Lead
 
@@ -29,7 +33,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     context = {
         "filterset": filterset,
-        "options": _filter_options(filterset),
+        "options": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
         "leads": rows[:PAGE_SIZE],
         "page_number": page_number,
         "has_next": len(rows) > PAGE_SIZE,
@@ -44,18 +48,31 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _filter_options(filterset) -> dict[str, list[tuple[str, str, bool]]]:
-    """(value, label, selected) for each filter select, worked out once here: looping over
-    250 countries in the template costs more than the rest of the page."""
+def _filter_options(filterset) -> dict[str, str]:
+    """The <option>s of each filter select, built here rather than in the template: looping
+    over 250 countries there, translating each name, cost more than the rest of the page."""
     options = {}
     for name in ("stage", "source", "country", "owner"):
         field = filterset.form[name]
         chosen = field.value()
         chosen = {str(v) for v in chosen} if isinstance(chosen, list) else {str(chosen or "")}
-        options[name] = [
-            (str(value), label, str(value) in chosen) for value, label in field.field.choices if value != ""
-        ]
+        choices = field.field.choices if name == "owner" else _static_choices(name, get_language())
+        options[name] = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (value, " selected" if str(value) in chosen else "", label)
+                for value, label in choices
+                if value != ""
+            ),
+        )
     return options
+
+
+@functools.cache
+def _static_choices(name: str, language: str) -> tuple[tuple[str, str], ...]:
+    """A filter's fixed choices with their labels in ``language``, worked out once."""
+    return tuple((str(value), str(label)) for value, label in LeadFilter.base_filters[name].extra["choices"])
 
 
 @require_GET

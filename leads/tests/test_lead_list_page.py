@@ -91,3 +91,15 @@ def test_the_htmx_next_page_is_a_fragment_too(page_as, sdr):
     html = response.content.decode()
     assert "<html" not in html
     assert len(emails(html)) == 1
+
+
+def test_the_filters_chosen_stay_chosen_when_the_page_reloads(page_as, sdr):
+    LeadFactory(email="mql@example.com", stage="mql", country="DE")
+
+    html = page_as(sdr).get("/leads/", {"stage": "mql", "country": "DE", "owner": "sdr"}).content.decode()
+
+    assert '<option value="mql" selected>MQL</option>' in html
+    assert '<option value="DE" selected>Germany</option>' in html
+    assert '<option value="sdr" selected>sdr</option>' in html
+    assert '<option value="FR">France</option>' in html
+    assert html.count(" selected>") == 4  # the three filters and the sort
