@@ -269,11 +269,14 @@ def _leads_for_emails(emails: set[str]) -> dict[str, int]:
         )
         # Leads inserted by this call carry its timestamp; one a concurrent request created
         # a moment earlier does not, and already has its initial stage recorded.
-        created = dict(
-            Lead.objects.filter(email__in=missing, stage_changed_at=now).values_list("email", "pk")
-        )
-        found.update(Lead.objects.filter(email__in=missing).values_list("email", "pk"))
+        created = []
+        for email, pk, stage_changed_at in Lead.objects.filter(email__in=missing).values_list(
+            "email", "pk", "stage_changed_at"
+        ):
+            found[email] = pk
+            if stage_changed_at == now:
+                created.append(pk)
         StageChange.objects.bulk_create(
-            [StageChange(lead_id=pk, to_stage=Stage.NEW, changed_at=now) for pk in created.values()]
+            [StageChange(lead_id=pk, to_stage=Stage.NEW, changed_at=now) for pk in created]
         )
     return found

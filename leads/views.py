@@ -33,7 +33,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     context = {
         "filterset": filterset,
-        "options": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
+        "selects": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
         "leads": rows[:PAGE_SIZE],
         "page_number": page_number,
         "has_next": len(rows) > PAGE_SIZE,
@@ -48,25 +48,31 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _filter_options(filterset) -> dict[str, str]:
-    """The <option>s of each filter select, built here rather than in the template: looping
-    over 250 countries there, translating each name, cost more than the rest of the page."""
-    options = {}
-    for name in ("stage", "source", "country", "owner"):
+# The filter selects of the list page: field, label, what "no filter" reads.
+FILTER_SELECTS = [
+    ("stage", "Stage", "All stages"),
+    ("source", "Source", "All sources"),
+    ("country", "Country", "All countries"),
+    ("owner", "Owner", "Any owner"),
+]
+
+
+def _filter_options(filterset) -> list[tuple[str, str, str, str]]:
+    """(name, label, blank label, <option>s) of each filter select. The options are built
+    here rather than in the template: looping over 250 countries there, translating each
+    name, cost more than the rest of the page."""
+    selects = []
+    for name, label, blank in FILTER_SELECTS:
         field = filterset.form[name]
         chosen = field.value()
         chosen = {str(v) for v in chosen} if isinstance(chosen, list) else {str(chosen or "")}
         choices = field.field.choices if name == "owner" else _static_choices(name, get_language())
-        options[name] = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (value, " selected" if str(value) in chosen else "", label)
-                for value, label in choices
-                if value != ""
-            ),
+        rows = ((value, " selected" if str(value) in chosen else "", text) for value, text in choices)
+        options = format_html_join(
+            "", '<option value="{}"{}>{}</option>', (row for row in rows if row[0] != "")
         )
-    return options
+        selects.append((name, label, blank, options))
+    return selects
 
 
 @functools.cache
