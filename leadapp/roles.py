@@ -22,10 +22,27 @@ _IMPORT_LEADS = ["leads.view_leadimport", "leads.add_leadimport"]
 _VIEW_FORMS = ["leads.view_captureform", "leads.view_submission"]
 _BUILD_FORMS = [*_VIEW_FORMS, "leads.add_captureform", "leads.change_captureform", "leads.delete_captureform"]
 
+# Everyone who works leads reads scores and the rules behind them; only Marketing edits rules.
+_READ_SCORES = [
+    "scoring.view_leadscore",
+    "scoring.view_scorechange",
+    "scoring.view_ruleset",
+    "scoring.view_scoringjob",
+]
+_TUNE_SCORING = [
+    *_READ_SCORES,
+    *(
+        f"scoring.{action}_{model}"
+        for model in ("ruleset", "fitgroup", "fitrule", "engagementrule")
+        for action in ("add", "change", "delete")
+    ),
+    "scoring.add_scoringjob",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS],
-    SALES: [*_WORK_LEADS, *_VIEW_FORMS],
-    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS],
+    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS, *_TUNE_SCORING],
+    SALES: [*_WORK_LEADS, *_VIEW_FORMS, *_READ_SCORES],
+    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
 ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]

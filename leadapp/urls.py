@@ -19,6 +19,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("leads/", include("leads.urls")),
+    path("scoring/", include("scoring.urls")),
     path("", include("leads.public_urls")),
     path("api/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),

@@ -41,6 +41,7 @@ from .models import (
     StageChange,
     normalize_email,
 )
+from .signals import leads_changed
 
 MAX_FILE_BYTES = getattr(settings, "LEADAPP_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 CHUNK_SIZE = 5000
@@ -566,15 +567,18 @@ def _write_leads(lead_import: LeadImport, plan: _Plan, rows: list[Row]) -> tuple
     known = _lead_ids([row.email for row in rows])
     new = [row for row in rows if row.email not in known]
     existing = [row for row in rows if row.email in known]
-    if new:
-        _insert_new(lead_import, new, now)
+    changed = set(_insert_new(lead_import, new, now)) if new else set()
+    reason = f"Imported from {lead_import.filename}"[:200]
     if lead_import.on_existing == LeadImport.OnExisting.SKIP:
+        leads_changed.send(sender=Lead, lead_ids=changed, reason=reason)
         return len(new), 0, len(existing)
     if existing:
         # The source is first touch: decided when the lead was created, never changed by an import.
         fields = [field for _, field in plan.fields if field != "source"]
         update = _update_existing_postgres if connection.vendor == "postgresql" else _update_existing
         update(fields, existing, known, now)
+        changed.update(known.values())
+    leads_changed.send(sender=Lead, lead_ids=changed, reason=reason)
     return len(new), len(existing), 0
 
 
@@ -599,7 +603,7 @@ _NEW_LEAD_DEFAULTS = {
 }
 
 
-def _insert_new(lead_import: LeadImport, rows: list[Row], now) -> None:
+def _insert_new(lead_import: LeadImport, rows: list[Row], now) -> list[int]:
     fixed = {
         **_NEW_LEAD_DEFAULTS,
         "source": lead_import.source,
@@ -631,6 +635,7 @@ def _insert_new(lead_import: LeadImport, rows: list[Row], now) -> None:
         ["lead", "from_stage", "to_stage", "changed_at", "changed_by", "reason", "forced"],
         [(pk, "", Stage.NEW, now, lead_import.created_by_id, reason, False) for pk in ids],
     )
+    return list(ids)
 
 
 def _update_existing_postgres(fields: list[str], rows: list[Row], known: dict[str, int], now) -> None:

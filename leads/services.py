@@ -1,6 +1,7 @@
 """Everything that changes leads and their activities. One function per business action;
 views, the API, imports and tasks call these and nothing else writes."""
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from .models import (
     StageChange,
     normalize_email,
 )
+from .signals import leads_changed
 
 
 class DuplicateEmail(Exception):
@@ -47,6 +49,7 @@ def create_lead(
         with transaction.atomic():
             lead.save()
             _record_initial_stage(lead, by=by)
+            leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason="Lead created")
     except IntegrityError:
         existing = Lead.objects.filter(email=lead.email).first()
         if existing is None:
@@ -75,6 +78,7 @@ def upsert_lead(
             setattr(lead, name, value)
         lead.custom = {**lead.custom, **(custom or {})}
         lead.save()
+        leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason="Lead updated")
     return lead, False
 
 
@@ -93,6 +97,9 @@ def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "
             lead.save()
             if new_stage and new_stage != current_stage:
                 change_stage(lead, to_stage=new_stage, by=by, reason=reason)
+            leads_changed.send(
+                sender=Lead, lead_ids={lead.pk}, reason=f"Edited by {by}" if by else "Lead edited"
+            )
     except IntegrityError:
         existing = Lead.objects.filter(email=normalize_email(lead.email)).exclude(pk=lead.pk).first()
         if existing is None:
@@ -127,6 +134,38 @@ def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced
             created_by=by,
             properties={"from": from_stage, "to": to_stage, "reason": reason},
         )
+
+
+def change_stages(
+    lead_ids: Iterable[int], *, from_stage: str, to_stage: str, reason: str, by=None
+) -> list[int]:
+    """Move the leads that are still in ``from_stage`` to ``to_stage``, set-based, with their
+    history; returns the ids that moved (a lead moved meanwhile is left alone)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Lead.objects.select_for_update(no_key=True)
+            .filter(pk__in=list(lead_ids), stage=from_stage)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        Lead.objects.filter(pk__in=ids).update(stage=to_stage, stage_changed_at=now, updated_at=now)
+        by_id = by.pk if by is not None else None
+        insert_rows(
+            StageChange,
+            ["lead", "from_stage", "to_stage", "changed_at", "changed_by", "reason", "forced"],
+            [(pk, from_stage, to_stage, now, by_id, reason[:300], False) for pk in ids],
+        )
+        source = ActivitySource.USER if by else ActivitySource.SYSTEM
+        properties = {"from": from_stage, "to": to_stage, "reason": reason}
+        insert_rows(
+            Activity,
+            ACTIVITY_COLUMNS,
+            [(pk, ActivityKind.STAGE_CHANGED, now, properties, source, "", by_id) for pk in ids],
+        )
+    return ids
 
 
 def _record_initial_stage(lead: Lead, *, by=None) -> None:
@@ -169,10 +208,20 @@ def ingest_events(
     results: list[EventResult | None] = [None] * len(events)
     with transaction.atomic():
         rows = _activity_rows(events, results, source=source, by=by)
+        marker = activity_marker()
         # Only an external_id can conflict; without one the rows stream straight in.
         insert_rows(Activity, ACTIVITY_COLUMNS, rows, ignore_conflicts=any(row[5] for row in rows))
-        touch_last_activity({row[0] for row in rows})
+        activities_added({row[0] for row in rows}, after=marker, reason=_events_reason(rows, source))
     return results
+
+
+def _events_reason(rows: list[tuple], source: str) -> str:
+    kinds = Counter(row[1] for row in rows)
+    text = ", ".join(
+        f"{ActivityKind(kind).label.lower()} ×{n}" if n > 1 else ActivityKind(kind).label.lower()
+        for kind, n in kinds.most_common()
+    )
+    return f"{text} ({ActivitySource(source).label})"[:200]
 
 
 ACTIVITY_COLUMNS = ["lead", "kind", "occurred_at", "properties", "source", "external_id", "created_by"]
@@ -227,6 +276,7 @@ def record_activity(
     by=None,
 ) -> Activity:
     with transaction.atomic():
+        marker = activity_marker()
         activity = Activity.objects.create(
             lead=lead,
             kind=kind,
@@ -235,8 +285,26 @@ def record_activity(
             source=source,
             created_by=by,
         )
-        touch_last_activity([lead.pk])
+        activities_added(
+            [lead.pk], after=marker, reason=f"{activity.get_kind_display()} ({activity.get_source_display()})"
+        )
     return activity
+
+
+def activity_marker() -> int:
+    """The newest activity id now: what a writer adds next has a greater one (the scoring
+    history uses it to tell the new activities from the ones already scored)."""
+    return Activity.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def activities_added(lead_ids: Iterable[int], *, after: int, reason: str) -> None:
+    """Call after inserting activities (ids greater than ``after``) for these leads, in the
+    same transaction: keeps ``last_activity_at`` right and lets scoring see them."""
+    lead_ids = set(lead_ids)
+    if not lead_ids:
+        return
+    touch_last_activity(lead_ids)
+    leads_changed.send(sender=Activity, lead_ids=lead_ids, reason=reason, new_activities_after=after)
 
 
 def touch_last_activity(lead_ids: Iterable[int]) -> None:

@@ -17,7 +17,7 @@ from leadapp.db import insert_rows
 
 from . import services
 from .models import Activity, ActivityKind, ActivitySource, AnonymousPageView, Lead, Visitor
-from .services import ACTIVITY_COLUMNS, touch_last_activity
+from .services import ACTIVITY_COLUMNS, activities_added, activity_marker
 
 VISITOR_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -72,6 +72,7 @@ def identify_visitor(visitor_id: str, lead: Lead) -> None:
         )
         if not views:
             return
+        marker = activity_marker()
         insert_rows(
             Activity,
             ACTIVITY_COLUMNS,
@@ -89,7 +90,7 @@ def identify_visitor(visitor_id: str, lead: Lead) -> None:
             ],
         )
         AnonymousPageView.objects.filter(visitor_id=visitor_id).delete()
-        touch_last_activity([lead.pk])
+        activities_added([lead.pk], after=marker, reason=f"{len(views)} earlier page views of the visitor")
 
 
 def _lock_visitor(visitor_id: str, *, seen_at: datetime | None = None) -> Visitor:

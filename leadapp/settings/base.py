@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -188,6 +189,9 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "leadapp.record_heartbeat", "schedule": 60.0},
     "process-pending-submissions": {"task": "leads.process_pending_submissions", "schedule": 60.0},
     "requeue-stale-imports": {"task": "leads.requeue_stale_imports", "schedule": 60.0},
+    "requeue-stale-scoring-jobs": {"task": "scoring.requeue_stale_jobs", "schedule": 60.0},
+    # Decay and windows move every score a little each day: rescore everyone at night.
+    "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
 }
 
 # --- REST API -------------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""Real-time scoring: a lead changed or did something, so its score moves now."""
+
+import logging
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from leads.signals import leads_changed
+
+from . import services
+
+log = logging.getLogger(__name__)
+
+
+@receiver(leads_changed, dispatch_uid="scoring.rescore_changed_leads")
+def rescore_changed_leads(sender, lead_ids, reason, new_activities_after=None, **kwargs):
+    # A savepoint: the change that was stored stays stored even if scoring fails; the
+    # nightly refresh then scores the lead.
+    try:
+        with transaction.atomic():
+            services.rescore_leads(lead_ids, reason=reason, new_activities_after=new_activities_after)
+    except Exception:
+        log.exception(
+            "Real-time scoring failed for %d lead(s); the nightly refresh will catch up", len(lead_ids)
+        )

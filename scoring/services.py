@@ -1,0 +1,439 @@
+"""Everything that changes rule sets and scores: editing versions, publishing, real-time and
+bulk rescoring, the preview of a draft, and the MQL handoff."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from leads.models import Lead, Stage
+from leads.services import change_stages
+
+from .engine import LeadSet, ScoreQuery
+from .models import EngagementRule, FitRule, LeadScore, RuleSet, ScoreChange, ScoringJob
+from .signals import leads_became_mql
+
+log = logging.getLogger(__name__)
+
+CHUNK_LEADS = 20_000
+STALE_AFTER = timedelta(minutes=5)
+
+
+# --- versions ----------------------------------------------------------------------------------
+
+
+def published_rule_set() -> RuleSet | None:
+    return RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
+
+
+def draft_rule_set() -> RuleSet | None:
+    return RuleSet.objects.filter(status=RuleSet.Status.DRAFT).first()
+
+
+def copy_rule_set(source: RuleSet, *, status: str, by=None, **overrides) -> RuleSet:
+    """A deep copy of ``source`` (settings, groups, rules) with the given status."""
+    fields = {
+        f.name: getattr(source, f.name)
+        for f in RuleSet._meta.concrete_fields
+        if f.name not in ("id", "status", "version", "based_on", "created_by", "created_at", "updated_at")
+        and not f.name.startswith("published")
+    }
+    copy = RuleSet.objects.create(**{**fields, **overrides}, status=status, based_on=source, created_by=by)
+    for group in source.fit_groups.prefetch_related("rules"):
+        rules = list(group.rules.all())
+        group.pk, group.rule_set = None, copy
+        group.save()
+        for rule in rules:
+            rule.pk, rule.group = None, group
+        FitRule.objects.bulk_create(rules)
+    rules = list(source.engagement_rules.all())
+    for rule in rules:
+        rule.pk, rule.rule_set = None, copy
+    EngagementRule.objects.bulk_create(rules)
+    return copy
+
+
+def start_draft(*, by=None, source: RuleSet | None = None) -> RuleSet:
+    """The draft to edit: the one there is, or a new copy of ``source`` (default: the
+    published rule set; an empty draft when there is none)."""
+    with transaction.atomic():
+        existing = RuleSet.objects.select_for_update().filter(status=RuleSet.Status.DRAFT).first()
+        if existing is not None:
+            return existing
+        source = source or published_rule_set()
+        if source is None:
+            return RuleSet.objects.create(status=RuleSet.Status.DRAFT, created_by=by)
+        return copy_rule_set(source, status=RuleSet.Status.DRAFT, by=by)
+
+
+def touch_draft(draft: RuleSet) -> None:
+    """Note that the draft changed (a preview made before is then out of date)."""
+    RuleSet.objects.filter(pk=draft.pk, status=RuleSet.Status.DRAFT).update(updated_at=timezone.now())
+
+
+def start_preview(draft: RuleSet, *, by=None) -> ScoringJob:
+    if not draft.is_draft:
+        raise ValueError("Only a draft is previewed.")
+    return start_job(ScoringJob.Kind.PREVIEW, draft, by=by, reason=f"Preview of {draft}")
+
+
+def latest_preview(draft: RuleSet) -> ScoringJob | None:
+    """The newest preview of the draft, if it was started after the draft's last change."""
+    job = draft.jobs.filter(kind=ScoringJob.Kind.PREVIEW).order_by("-created_at", "-id").first()
+    if job is None or job.created_at < draft.updated_at:
+        return None
+    return job
+
+
+def discard_draft(draft: RuleSet) -> None:
+    if draft.is_draft:
+        draft.delete()
+
+
+def publish(rule_set: RuleSet, *, by=None, reason: str = "") -> ScoringJob:
+    """Make ``rule_set`` (the draft, or an archived version being restored) the published
+    one and queue the rescore of every lead with it. The one it replaces is archived."""
+    with transaction.atomic():
+        rule_set = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+        if rule_set.status == RuleSet.Status.PUBLISHED:
+            raise ValueError("This rule set is already published.")
+        RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).update(status=RuleSet.Status.ARCHIVED)
+        if rule_set.version is None:
+            rule_set.version = (RuleSet.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+        rule_set.status = RuleSet.Status.PUBLISHED
+        rule_set.published_at = timezone.now()
+        rule_set.published_by = by
+        rule_set.save()
+        return start_job(ScoringJob.Kind.RESCORE, rule_set, by=by, reason=reason or f"Published {rule_set}")
+
+
+def restore(rule_set: RuleSet, *, by=None) -> ScoringJob:
+    """Publish an archived version again, as it was."""
+    if rule_set.status != RuleSet.Status.ARCHIVED:
+        raise ValueError("Only an archived version can be restored.")
+    return publish(rule_set, by=by, reason=f"Restored {rule_set}")
+
+
+# --- real time ---------------------------------------------------------------------------------
+
+
+def rescore_leads(
+    lead_ids: Iterable[int],
+    *,
+    reason: str,
+    new_activities_after: int | None = None,
+    as_of: datetime | None = None,
+) -> list[ScoreChange]:
+    """Score these leads now with the published rule set and record what moved.
+
+    Called in the transaction that stored the change. The leads are recomputed from their
+    whole history (never by adding a delta), and a concurrent bulk rescore or event waits on
+    the score rows, so no point is lost. With ``new_activities_after`` the history says which
+    rules the new activities (ids above it) moved."""
+    rule_set = published_rule_set()
+    ids = tuple(sorted(set(lead_ids)))
+    if rule_set is None or not ids:
+        return []
+    as_of = as_of or timezone.now()
+    query = ScoreQuery(rule_set, as_of=as_of)
+    leads = LeadSet(ids=ids)
+    after = query.rows(leads, breakdown=True)
+    before = None
+    if new_activities_after is not None:
+        before = query.rows(leads, breakdown=True, exclude_activities=Q(pk__gt=new_activities_after))
+    old = {
+        s.lead_id: s
+        for s in LeadScore.objects.select_for_update().filter(lead_id__in=ids).order_by("lead_id")
+    }
+    changes = []
+    for lead_id, row in after.items():
+        previous = old.get(lead_id)
+        prev_total = previous.total if previous else 0
+        unchanged = previous is not None and (previous.fit, previous.engagement, previous.rule_set_id) == (
+            row["fit"],
+            row["engagement"],
+            rule_set.pk,
+        )
+        if unchanged:
+            continue
+        details = _rule_deltas(query, before.get(lead_id) if before else None, row, prev_total)
+        changes.append(
+            ScoreChange(
+                lead_id=lead_id,
+                changed_at=as_of,
+                rule_set=rule_set,
+                fit=row["fit"],
+                engagement=row["engagement"],
+                total=row["total"],
+                delta=row["total"] - prev_total,
+                reason=reason[:200],
+                details=details,
+            )
+        )
+    _upsert_scores(rule_set, [after[c.lead_id] for c in changes], as_of)
+    ScoreChange.objects.bulk_create(changes)
+    _promote_after_commit({c.lead_id for c in changes if c.total >= rule_set.mql_threshold})
+    return changes
+
+
+def _rule_deltas(query: ScoreQuery, before: dict | None, after: dict, previous_total: int) -> list[dict]:
+    """Which rules the new activities moved; what else changed since the last scoring
+    (decay, expired windows, lead data) is one line of its own."""
+    if before is None:
+        return []
+    details = []
+    for key, label in query.rule_labels().items():
+        delta = round(float(after[key] or 0) - float(before[key] or 0), 1)
+        if delta:
+            details.append({"rule": label, "delta": delta})
+    drift = before["total"] - previous_total
+    if drift:
+        details.append({"rule": "Decay and other changes since the last scoring", "delta": drift})
+    return details
+
+
+def _upsert_scores(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None:
+    if not rows:
+        return
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = []
+    for row in rows:
+        params += [
+            row["lead_id"],
+            rule_set.pk,
+            row["fit"],
+            row["engagement"],
+            row["total"],
+            row["grade"],
+            row["temperature"],
+            as_of,
+        ]
+    table = LeadScore._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608
+            "(lead_id, rule_set_id, fit, engagement, total, grade, temperature, scored_at) "
+            f"VALUES {values} ON CONFLICT (lead_id) DO UPDATE SET rule_set_id = excluded.rule_set_id, "
+            "fit = excluded.fit, engagement = excluded.engagement, total = excluded.total, "
+            "grade = excluded.grade, temperature = excluded.temperature, scored_at = excluded.scored_at",
+            params,
+        )
+
+
+def _promote_after_commit(lead_ids: set[int]) -> None:
+    # After the commit and in a transaction of its own: the stage change locks lead rows,
+    # which must never wait while score rows are held (see rescore_range).
+    if lead_ids:
+        transaction.on_commit(lambda: promote_qualified(lead_ids))
+
+
+def promote_qualified(lead_ids: Iterable[int] | None = None) -> list[int]:
+    """Make MQL every new lead whose total reached the published rule set's threshold (of
+    ``lead_ids``, or all leads), and send ``leads_became_mql`` for them. Idempotent: the bulk
+    rescore runs it over every lead at its end, which also catches a promotion lost to a crash."""
+    rule_set = published_rule_set()
+    if rule_set is None:
+        return []
+    qs = Lead.objects.filter(stage=Stage.NEW, score__total__gte=rule_set.mql_threshold)
+    if lead_ids is not None:
+        qs = qs.filter(pk__in=list(lead_ids))
+    ids = list(qs.values_list("pk", flat=True))
+    if not ids:
+        return []
+    promoted = change_stages(
+        ids,
+        from_stage=Stage.NEW,
+        to_stage=Stage.MQL,
+        reason=f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})",
+    )
+    if promoted:
+        transaction.on_commit(
+            lambda: leads_became_mql.send(sender=RuleSet, lead_ids=promoted, rule_set=rule_set)
+        )
+    return promoted
+
+
+# --- bulk: every lead, as a job -------------------------------------------------------------------
+
+
+def start_job(kind: str, rule_set: RuleSet, *, by=None, reason: str = "") -> ScoringJob:
+    """Record the job, then queue its task once the transaction commits (a sweeper queues it
+    again if the broker was down or a worker died)."""
+    from .tasks import run_scoring_job
+
+    job = ScoringJob.objects.create(
+        kind=kind,
+        rule_set=rule_set,
+        reason=reason[:200],
+        as_of=timezone.now(),
+        total=Lead.objects.count(),
+        created_by=by,
+        heartbeat_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: run_scoring_job.delay(job.pk))
+    return job
+
+
+def run_job(job_id: int) -> None:
+    """Run or resume a job; safe to call again at any time (a chunk is done once)."""
+    with transaction.atomic():
+        job = ScoringJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return
+        now = timezone.now()
+        ScoringJob.objects.filter(pk=job_id).update(
+            status=ScoringJob.Status.RUNNING, started_at=job.started_at or now, heartbeat_at=now
+        )
+    try:
+        if job.kind == ScoringJob.Kind.RESCORE:
+            _run_rescore(job)
+        else:
+            from .preview import run_preview
+
+            run_preview(job)
+    except OperationalError:
+        raise  # the database went away: the task or the sweeper retries, resuming
+    except Exception as exc:
+        ScoringJob.objects.filter(pk=job_id).update(
+            status=ScoringJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+
+
+def lead_chunks(start_after: int, size: int = CHUNK_LEADS):
+    """Consecutive id ranges (lo, hi, leads in it) over the leads after ``start_after``."""
+    bounds = Lead.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return
+    lo = max(start_after + 1, bounds["lo"])
+    while lo <= bounds["hi"]:
+        hi = lo + size - 1
+        yield lo, hi
+        lo = hi + 1
+
+
+def _run_rescore(job: ScoringJob) -> None:
+    rule_set = job.rule_set
+    query = ScoreQuery(rule_set, as_of=job.as_of)
+    for lo, hi in lead_chunks(job.position):
+        with transaction.atomic():
+            position, status = (
+                ScoringJob.objects.select_for_update().values_list("position", "status").get(pk=job.pk)
+            )
+            if status != ScoringJob.Status.RUNNING or position >= hi:
+                continue  # another run of this job did the chunk
+            if not RuleSet.objects.filter(pk=rule_set.pk, status=RuleSet.Status.PUBLISHED).exists():
+                # Replaced while running: the newer version's job rescores everyone.
+                ScoringJob.objects.filter(pk=job.pk).update(
+                    status=ScoringJob.Status.DONE,
+                    finished_at=timezone.now(),
+                    error="Stopped early: a newer version was published.",
+                )
+                return
+            n, changed = rescore_range(query, lo, hi, reason=job.reason or f"Rescored with {rule_set}")
+            job.done, job.changed = min(job.total, job.done + n), job.changed + changed
+            ScoringJob.objects.filter(pk=job.pk).update(
+                position=hi, done=job.done, changed=job.changed, heartbeat_at=timezone.now()
+            )
+    # Leads scored in real time while the job ran, by a request that still saw the old version.
+    stragglers = list(LeadScore.objects.exclude(rule_set=rule_set).values_list("lead_id", flat=True)[:10_000])
+    with transaction.atomic():
+        rescore_leads(stragglers, reason=job.reason or f"Rescored with {rule_set}")
+    promote_qualified()
+    ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).update(
+        status=ScoringJob.Status.DONE, done=job.total, finished_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+
+
+def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[int, int]:
+    """Rescore the leads with ids in [lo, hi] in a few set-based statements; returns (leads,
+    leads whose scores changed). Call in a transaction."""
+    rule_set, as_of = query.rule_set, query.as_of
+    table = LeadScore._meta.db_table
+    lead_table = Lead._meta.db_table
+    history = ScoreChange._meta.db_table
+    pg = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        # A row for every lead, so that the locks below cover all of them.
+        cursor.execute(
+            f"INSERT INTO {table} (lead_id, fit, engagement, total, grade, temperature) "  # noqa: S608
+            f"SELECT id, 0, 0, 0, 'D', 1 FROM {lead_table} WHERE id BETWEEN %s AND %s "
+            "ON CONFLICT (lead_id) DO NOTHING",
+            [lo, hi],
+        )
+        if pg:
+            # Real-time rescoring of these leads waits until this chunk commits, and the
+            # query below (a new snapshot) sees every activity committed before the lock.
+            cursor.execute(
+                f"SELECT lead_id FROM {table} WHERE lead_id BETWEEN %s AND %s ORDER BY lead_id FOR UPDATE",  # noqa: S608
+                [lo, hi],
+            )
+        materialize_scores(cursor, query, lo, hi)
+        cursor.execute("SELECT COUNT(*) FROM scoring_new")
+        (n,) = cursor.fetchone()
+        differs = (
+            "(o.fit <> n.fit OR o.engagement <> n.engagement OR o.rule_set_id IS NULL OR o.rule_set_id <> %s)"
+        )
+        cursor.execute(
+            f"INSERT INTO {history} "  # noqa: S608
+            "(lead_id, changed_at, rule_set_id, fit, engagement, total, delta, reason, details) "
+            f"SELECT n.lead_id, %s, %s, n.fit, n.engagement, n.total, n.total - o.total, %s, '[]' "
+            f"FROM scoring_new n JOIN {table} o ON o.lead_id = n.lead_id "
+            "WHERE o.fit <> n.fit OR o.engagement <> n.engagement",
+            [as_of, rule_set.pk, reason[:200]],
+        )
+        cursor.execute(
+            f"UPDATE {table} AS o SET rule_set_id = %s, fit = n.fit, engagement = n.engagement, "  # noqa: S608
+            "total = n.total, grade = n.grade, temperature = n.temperature, scored_at = %s "
+            f"FROM scoring_new n WHERE o.lead_id = n.lead_id AND {differs}",
+            [rule_set.pk, as_of, rule_set.pk],
+        )
+        changed = cursor.rowcount
+        drop_scores(cursor)
+    return n, changed
+
+
+def materialize_scores(cursor, query: ScoreQuery, lo: int, hi: int) -> None:
+    """Compute the scores of the leads with ids in [lo, hi] into the temporary table
+    ``scoring_new`` (columns of ``ScoreQuery.sql``), for the statements that follow."""
+    sql, params = query.sql(LeadSet(lo=lo, hi=hi))
+    drop_scores(cursor)
+    cursor.execute(f"CREATE TEMP TABLE scoring_new AS {sql}", params)
+
+
+def drop_scores(cursor) -> None:
+    cursor.execute("DROP TABLE IF EXISTS scoring_new")
+
+
+def requeue_stale_jobs() -> int:
+    """Queue again the jobs whose run stopped reporting; a run resumes after its last chunk."""
+    from .tasks import run_scoring_job
+
+    stale = list(
+        ScoringJob.objects.filter(
+            Q(heartbeat_at__lt=timezone.now() - STALE_AFTER) | Q(heartbeat_at=None),
+            status__in=[ScoringJob.Status.QUEUED, ScoringJob.Status.RUNNING],
+        ).values_list("pk", flat=True)
+    )
+    for pk in stale:
+        ScoringJob.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
+        transaction.on_commit(lambda pk=pk: run_scoring_job.delay(pk))
+    return len(stale)
+
+
+def refresh_scores() -> ScoringJob | None:
+    """Beat, nightly: rescore every lead so that decay, windows and inactivity are current."""
+    rule_set = published_rule_set()
+    if rule_set is None:
+        return None
+    running = ScoringJob.objects.filter(
+        kind=ScoringJob.Kind.RESCORE, status__in=[ScoringJob.Status.QUEUED, ScoringJob.Status.RUNNING]
+    ).exists()
+    if running:
+        return None
+    return start_job(ScoringJob.Kind.RESCORE, rule_set, reason="Nightly refresh (decay and windows)")
