@@ -8,6 +8,7 @@ from . import views
 
 api_patterns = [
     path("", include("leads.api_urls")),
+    path("", include("scoring.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: an anonymous visitor is sent to the login page, not given a 401.
     path("docs/", login_required(SpectacularRedocView.as_view(url_name="api:schema")), name="docs"),
