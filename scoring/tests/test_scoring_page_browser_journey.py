@@ -1,0 +1,87 @@
+"""In a real browser: a marketer opens the draft, changes a point value inline, is told
+about a bad threshold beside the field, previews the draft, publishes it after confirming,
+and watches the rescore finish on the overview."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import log_in
+from leads.models import Stage
+from leads.tests.factories import LeadFactory
+from scoring import services
+from scoring.tests.factories import engagement_rule, fit_group, fit_rule, published_rule_set
+
+SCREENSHOTS = os.environ.get("LEADAPP_SCREENSHOTS")  # a folder: keep pictures of the journey
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_marketer_tunes_previews_and_publishes_the_scoring(page, marketer, monkeypatch):
+    queued = []
+    monkeypatch.setattr("scoring.tasks.run_scoring_job.delay", queued.append)  # the test runs the jobs
+    # Its own rules: an earlier transactional test may have flushed the starter rule set.
+    published_rule_set(
+        name="Spring scoring",
+        fit=[
+            fit_group(
+                "Job title",
+                [
+                    fit_rule("job_title", "contains", "director", 20),
+                    fit_rule("job_title", "contains", "manager", 10),
+                ],
+            )
+        ],
+        engagement=[engagement_rule("Demo requested", "demo_requested", 40)],
+        warm_threshold=15,
+        hot_threshold=40,
+    )
+    LeadFactory(job_title="Director of Sales", stage=Stage.CUSTOMER)
+    LeadFactory(job_title="Student", stage=Stage.LOST)
+    page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm: yes
+
+    log_in(page, "marketer")
+    page.get_by_test_id("nav-scoring").click()
+    page.get_by_test_id("edit-draft").click()
+    expect(page).to_have_url("/scoring/draft/")
+
+    # A point value, changed in its row.
+    page.get_by_role("button", name="Edit the rule Job title contains “director”: +20").click()
+    row_form = page.get_by_role("form", name="Edit the rule")
+    row_form.get_by_label("Points").fill("35")
+    row_form.get_by_role("button", name="Save rule").click()
+    expect(page.get_by_text("Rule saved.")).to_be_visible()
+    expect(page.get_by_role("row", name="Job title contains “director” +35")).to_be_visible()
+
+    # A bad threshold: the error beside the field, nothing saved.
+    settings_form = page.get_by_test_id("settings-form")
+    settings_form.get_by_label("Hot from").fill("10")
+    settings_form.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Hot must be above warm.")).to_be_visible()
+    assert services.draft_rule_set().hot_threshold == 40
+
+    # The preview: its progress, then its results once the job is done.
+    page.get_by_test_id("run-preview").click()
+    expect(page.get_by_test_id("scoring-job")).to_contain_text("Queued")
+    services.run_job(queued[-1])  # as the worker would; the progress polls and shows the results
+    expect(page.get_by_test_id("preview-results")).to_be_visible()
+    expect(page.get_by_test_id("mql-change")).to_contain_text("would newly become MQL")
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/scoring-draft.png", full_page=True)
+
+    # Deleting a rule removes its row; the preview is then out of date.
+    page.get_by_role("button", name="Delete the rule Job title contains “manager”: +10").click()
+    expect(page.get_by_role("row", name="Job title contains “manager” +10")).to_have_count(0)
+    expect(page.get_by_test_id("preview-stale")).to_be_visible()
+
+    page.get_by_test_id("publish").click()
+    expect(page).to_have_url("/scoring/")
+    version = services.published_rule_set().version
+    expect(page.get_by_text(f"Spring scoring v{version} is published.")).to_be_visible()
+    expect(page.get_by_test_id("scoring-job")).to_contain_text("Rescore all leads")
+    services.run_job(queued[-1])
+    expect(page.get_by_test_id("scoring-job")).to_contain_text("Done")
+    expect(page.get_by_test_id("grade-grid")).to_contain_text("2 scored leads")
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/scoring-overview.png", full_page=True)
