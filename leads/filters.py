@@ -15,6 +15,9 @@ SORTS = {
     # Case-insensitive, like people read names; served by lead_name_idx / lead_company_idx.
     "name": (Lower("last_name"), Lower("first_name"), "id"),
     "company": (Lower("company_name"), "id"),
+    # Over the scored leads only (every lead is, once a rule set is published), so that
+    # PostgreSQL walks leadscore_total_idx instead of sorting a million joined rows.
+    "score": ("-score__total", "-score__lead_id"),
 }
 
 

@@ -1,15 +1,49 @@
 from datetime import UTC, datetime
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import EmailValidator
 from django.utils import timezone
 from django_countries.serializer_fields import CountryField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Activity, ActivityKind, Lead, Stage, normalize_email
 from .services import EventIn
+
+
+class LeadScoreSummarySerializer(serializers.Serializer):
+    """A lead's current score, as the scoring app stored it (documents ``LeadSerializer.score``;
+    ``score_summary`` writes it)."""
+
+    total = serializers.IntegerField()
+    fit = serializers.IntegerField()
+    engagement = serializers.IntegerField()
+    grade = serializers.ChoiceField(choices=["A", "B", "C", "D"], help_text="Fit grade, A best.")
+    temperature = serializers.ChoiceField(choices=["cold", "warm", "hot"], help_text="From engagement.")
+    rule_set_version = serializers.IntegerField(allow_null=True, help_text="The rule set that made it.")
+    scored_at = serializers.DateTimeField(allow_null=True)
+
+
+_scored_at = serializers.DateTimeField()
+
+
+def score_summary(score) -> dict | None:
+    """The ``score`` object of a lead (a ``scoring.LeadScore`` or None), by hand: the API's
+    pages of leads write one per row. Read its ``rule_set`` through select_related."""
+    if score is None:
+        return None
+    return {
+        "total": score.total,
+        "fit": score.fit,
+        "engagement": score.engagement,
+        "grade": score.grade,
+        "temperature": score.get_temperature_display().lower(),
+        "rule_set_version": score.rule_set.version if score.rule_set_id else None,
+        "scored_at": None if score.scored_at is None else _scored_at.to_representation(score.scored_at),
+    }
 
 
 class LeadSerializer(serializers.ModelSerializer):
@@ -21,6 +55,9 @@ class LeadSerializer(serializers.ModelSerializer):
         allow_null=True,
     )
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    score = serializers.SerializerMethodField(
+        help_text="The current score; null when the lead is not scored yet or you may not read scores."
+    )
 
     class Meta:
         model = Lead
@@ -54,6 +91,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "last_activity_at",
+            "score",
         ]
         read_only_fields = [
             "created_via",
@@ -74,17 +112,42 @@ class LeadSerializer(serializers.ModelSerializer):
         plain attribute, and a page of 50 leads spends a third of the request in that loop."""
         fields = self.__dict__.get("_plain_fields")
         if fields is None:
-            fields = self._plain_fields = [(f.field_name, f.source, f) for f in self._readable_fields]
+            readable = list(self._readable_fields)
+            fields = self._plain_fields = [
+                (f.field_name, f.source, f) for f in readable if f.field_name != "score"
+            ]
+            self._with_score = any(f.field_name == "score" for f in readable)
         data = {}
         for name, source, field in fields:
             value = getattr(instance, source)
             data[name] = None if value is None else field.to_representation(value)
+        if self._with_score:
+            data["score"] = self.get_score(instance)
         return data
+
+    @extend_schema_field(LeadScoreSummarySerializer(allow_null=True))
+    def get_score(self, instance: Lead) -> dict | None:
+        return score_summary(_cached_score(instance)) if self._may_read_scores else None
+
+    @cached_property
+    def _may_read_scores(self) -> bool:
+        # Once per page: a list's rows share one child serializer.
+        request = self.context.get("request")
+        return request is None or request.user.has_perm("scoring.view_leadscore")
 
     def validate_custom(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be an object of attribute names to values.")
         return value
+
+
+def _cached_score(lead: Lead):
+    """The lead's score row or None. A lead read with select_related("score") has it (or the
+    lack of it) cached: no query either way."""
+    try:
+        return lead.score
+    except ObjectDoesNotExist:
+        return None
 
 
 class ActivitySerializer(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from .forms import LeadForm
 from .models import CreatedVia, Lead
 
 PAGE_SIZE = 50
+SORT_LABELS = {"score": "Score (highest first)"}
 
 
 @require_GET
@@ -31,6 +32,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     total, more = selectors.count_capped(queryset)
     params = request.GET.copy()
     params.pop("page", None)
+    show_score = request.user.has_perm("scoring.view_leadscore")
     context = {
         "filterset": filterset,
         "selects": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
@@ -41,8 +43,13 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "total": total,
         "total_is_capped": more,
         "query_string": params.urlencode(),
-        "sorts": [(key, key.replace("_", " ").capitalize()) for key in SORTS],
+        "sorts": [
+            (key, SORT_LABELS.get(key) or key.replace("_", " ").capitalize())
+            for key in SORTS
+            if key != "score" or show_score
+        ],
         "sort": request.GET.get("sort") if request.GET.get("sort") in SORTS else "newest",
+        "show_score": show_score,
     }
     template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
     return render(request, template, context)

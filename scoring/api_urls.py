@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("leads/<int:id>/score/", api.LeadScoreView.as_view(), name="lead-score"),
+]

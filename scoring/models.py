@@ -294,6 +294,8 @@ class LeadScore(models.Model):
         indexes = [
             # The SDR queue: A-hot first, then by points.
             models.Index(fields=["grade", "-temperature", "-total"], name="leadscore_queue_idx"),
+            # The lead list's "Score (highest first)".
+            models.Index(fields=["-total", "-lead"], name="leadscore_total_idx"),
         ]
 
     def __str__(self) -> str:

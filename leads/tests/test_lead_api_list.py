@@ -133,3 +133,54 @@ def test_the_next_link_keeps_the_filters(api_as, sdr):
     assert set(Lead.objects.filter(pk__in=ids).values_list("stage", flat=True)) == {"mql"}
     assert second["next"] is None
     assert second["previous"]
+
+
+def test_each_listed_lead_has_its_score_object(api_as, sdr):
+    from leads import services
+    from scoring.tests.factories import engagement_rule, fit_group, fit_rule, published_rule_set
+
+    rule_set = published_rule_set(
+        fit=[fit_group("Job title", [fit_rule("job_title", "contains", "director", 20)])],
+        engagement=[engagement_rule("Pricing page", "page_view", 10, property_name="url", value="/pricing")],
+    )
+    lead = services.create_lead(email="director@example.com", data={"job_title": "Director"})
+    services.record_activity(lead, kind="page_view", properties={"url": "/pricing"})
+    LeadFactory(email="unscored@example.com")  # stored without going through scoring
+
+    rows = {row["email"]: row for row in api_as(sdr).get("/api/leads/").json()["results"]}
+
+    score = rows["director@example.com"]["score"]
+    assert {key: value for key, value in score.items() if key != "scored_at"} == {
+        "total": 30,
+        "fit": 20,
+        "engagement": 10,
+        "grade": "C",
+        "temperature": "cold",
+        "rule_set_version": rule_set.version,
+    }
+    assert score["scored_at"]
+    assert rows["unscored@example.com"]["score"] is None
+
+
+def test_the_scores_of_a_page_cost_no_query_per_lead(api_as, sdr):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leads import services
+    from scoring.tests.factories import fit_group, fit_rule, published_rule_set
+
+    published_rule_set(fit=[fit_group("Job title", [fit_rule("job_title", "contains", "vp", 20)])])
+    client = api_as(sdr)
+    services.create_lead(email="first@example.com", data={"job_title": "VP Marketing"})
+    client.get("/api/leads/")  # warm-up: token, permissions
+
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/leads/")
+    for n in range(20):
+        services.create_lead(email=f"more{n}@example.com", data={"job_title": "VP Sales"})
+    with CaptureQueriesContext(connection) as many:
+        results = client.get("/api/leads/").json()["results"]
+
+    assert len(results) == 21
+    assert all(row["score"] is not None for row in results)
+    assert len(many.captured_queries) == len(one.captured_queries)
