@@ -21,9 +21,12 @@ What it does:
 5. Imports a generated CSV of ``--import-rows`` leads (100,000) in-process through the import
    service (``leads.imports``: parse, validate, COPY in chunks), then the same file again (every
    row an update of the lead the first pass created); rows per second of each pass.
-6. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
+6. Scoring (bench/scoring.py): the full rescore beside a hand-written SQL floor, the added
+   latency of real-time scoring on ingest, and the preview of a draft over every lead.
+7. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
    ``bench/results/latest.md`` (git-ignored). The events and leads it stored are deleted again.
 
+``--scoring-only`` runs the scoring part alone (in-process, no gunicorn).
 ``--import-only`` runs the import alone (no gunicorn), e.g. against a scratch database while
 another run uses ``leadapp_bench``: ``--import-only --db leadapp_import_bench --leads 100000``.
 
@@ -246,7 +249,13 @@ def vacuum(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for table in ("leads_lead", "leads_activity", "leads_stagechange"):
+        for table in (
+            "leads_lead",
+            "leads_activity",
+            "leads_stagechange",
+            "scoring_leadscore",
+            "scoring_scorechange",
+        ):
             conn.execute(f"VACUUM (ANALYZE) {table}")
 
 
@@ -673,6 +682,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--import-only", action="store_true", help="only the CSV import: no gunicorn, no list, no ingest"
     )
+    parser.add_argument(
+        "--scoring-only",
+        action="store_true",
+        help="only the scoring benchmark (bench/scoring.py): no gunicorn",
+    )
     parser.add_argument("--db", default="leadapp_bench", help="bench database name (dropped and recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     return parser.parse_args(argv)
@@ -713,6 +727,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     connection.close()  # gunicorn's workers and the bench must not share it
 
     cores = os.cpu_count() or 1
+    if args.scoring_only:
+        from bench import scoring
+
+        report = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])
+        report = report[:4] + scoring.run(sample)
+        print("\n".join(report))
+        (RESULTS_DIR / "latest-scoring.md").write_text("\n".join(report) + "\n")
+        print(f"\nWritten to {RESULTS_DIR / 'latest-scoring.md'}.")
+        return
     if args.import_only:
         print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
         import_rows = bench_import(args.import_rows, ingest_user)
@@ -776,6 +799,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("  in-process baselines", flush=True)
     ingest_rows += ingest_in_process(batches, sample, ingest_user)
     Activity.objects.filter(created_by_id=ingest_user).delete()
+    from bench import scoring
+
+    scoring_lines = scoring.run(sample)
     import_rows: list[ImportRun] = []
     if args.import_rows:
         print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
@@ -786,6 +812,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = render(
         args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows, import_rows
     )
+    report += scoring_lines
     print("\n".join(report))
     plan_lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
     for query, plan in plans:

@@ -15,15 +15,16 @@ recomputes the touched leads from their whole history rather than adding deltas,
 drift from the bulk result and concurrent events cannot lose points.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import add
 
 from django.db import connection
-from django.db.models import Case, F, FloatField, Func, IntegerField, Q, Sum, Value, When, Window
+from django.db.models import Case, F, FloatField, Func, IntegerField, Q, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Least, Length, Lower, Power
+from django.db.models.functions import Least, Length, Lower
 from django.db.models.lookups import (
     Contains as ContainsLookup,
 )
@@ -39,7 +40,7 @@ from django.db.models.lookups import (
 
 from leads.models import Activity, Lead
 
-from .models import EngagementRule, FitRule, Operator, RuleSet
+from .models import EngagementRule, FitGroup, FitRule, Operator, RuleSet
 
 SECONDS_PER_DAY = 86400.0
 
@@ -64,20 +65,25 @@ class NumberOrNull(Func):
     """The number a text holds, or NULL when it holds none (never an error)."""
 
     output_field = FloatField()
+    NUMBER = "'^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$'"
+
+    def _as_sql(self, compiler, connection, template, **extra):
+        # The template names the expression more than once: its parameters (a custom
+        # attribute's key) go with each mention.
+        sql, params = self.as_sql(compiler, connection, template=template, **extra)
+        return sql, list(params) * template.count("%(expressions)s")
 
     def as_postgresql(self, compiler, connection, **extra):
-        template = (
-            "(CASE WHEN %(expressions)s ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' "
-            "THEN (%(expressions)s)::float8 END)"
-        )
-        return self.as_sql(compiler, connection, template=template, **extra)
+        template = f"(CASE WHEN %(expressions)s ~ {self.NUMBER} THEN (%(expressions)s)::float8 END)"
+        return self._as_sql(compiler, connection, template, **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
+        # REGEXP is Django's Python function: the same pattern as on PostgreSQL, so that
+        # "51-200" or "1." is no number here either.
         template = (
-            "(CASE WHEN trim(%(expressions)s) <> '' AND trim(%(expressions)s) NOT GLOB '*[^0-9.-]*' "
-            "THEN CAST(%(expressions)s AS REAL) END)"
+            f"(CASE WHEN %(expressions)s REGEXP {self.NUMBER} THEN CAST(trim(%(expressions)s) AS REAL) END)"
         )
-        return self.as_sql(compiler, connection, template=template, **extra)
+        return self._as_sql(compiler, connection, template, **extra)
 
 
 PATTERN_LOOKUPS = {
@@ -121,13 +127,12 @@ def fit_condition(rule: FitRule):
     return condition(rule, Lower(raw), raw)
 
 
-def engagement_condition(rule: EngagementRule, as_of: datetime) -> Q:
+def engagement_condition(rule: EngagementRule) -> Q:
+    """What an activity must be to match ``rule`` (its window is applied per moment, in SQL)."""
     q = Q(kind=rule.activity_kind)
     if rule.property_name:
         raw = KT(f"properties__{rule.property_name}")
         q &= Q(condition(rule, Lower(raw), raw))
-    if rule.window_days:
-        q &= Q(occurred_at__gt=as_of - timedelta(days=rule.window_days))
     return q
 
 
@@ -139,6 +144,12 @@ def _vendor_max(a: str, b: str) -> str:
     return f"MAX({a}, {b})" if connection.vendor == "sqlite" else f"GREATEST({a}, {b})"
 
 
+def _epoch(column: str) -> str:
+    if connection.vendor == "sqlite":
+        return f"((julianday({column}) - 2440587.5) * 86400.0)"
+    return f"EXTRACT(EPOCH FROM {column})::float8"
+
+
 @dataclass(frozen=True)
 class LeadSet:
     """Which leads to score: ``ids``, an id range ``lo <= id <= hi``, or all of them."""
@@ -147,36 +158,41 @@ class LeadSet:
     lo: int | None = None
     hi: int | None = None
 
-    def q(self, prefix: str = "") -> Q:
+    def where(self, column: str) -> tuple[str, list]:
+        """A condition on ``column`` (SQL, parameters); one parameter for any number of ids."""
         if self.ids is not None:
-            return Q(**{f"{prefix}id__in": self.ids})
-        q = Q()
+            if connection.vendor == "postgresql":
+                return f"{column} = ANY(%s)", [list(self.ids)]
+            ids = json.dumps(list(self.ids))
+            return f"{column} IN (SELECT value FROM json_each(%s))", [ids]  # noqa: S608
+        parts, params = [], []
         if self.lo is not None:
-            q &= Q(**{f"{prefix}id__gte": self.lo})
+            parts.append(f"{column} >= %s")
+            params.append(self.lo)
         if self.hi is not None:
-            q &= Q(**{f"{prefix}id__lte": self.hi})
-        return q
+            parts.append(f"{column} <= %s")
+            params.append(self.hi)
+        return " AND ".join(parts) or "1 = 1", params
 
 
 ALL_LEADS = LeadSet()
 
 
-class ScoreQuery:
-    """A rule set compiled for one moment. ``sql(leads)`` gives the query with the columns
-    lead_id, fit, engagement, total, grade, temperature (and, with ``breakdown``, one column
-    per rule: ``f<id>`` fit points, ``e<id>`` engagement points, ``c<id>`` occurrences)."""
+class Rules:
+    """A rule set's rules, loaded, with the parts of its SQL that depend on nothing but the
+    rules: compiled once per content of the rule set (the ORM's compiler is the slow part of
+    a real-time rescore) and shared by every query for any moment and any leads."""
 
-    def __init__(self, rule_set: RuleSet, *, as_of: datetime):
-        self.rule_set = rule_set
-        self.as_of = as_of
-        self.groups = list(rule_set.fit_groups.prefetch_related("rules"))
-        self.fit_rules = [rule for group in self.groups for rule in group.rules.all()]
-        self.engagement_rules = list(rule_set.engagement_rules.all())
+    def __init__(self, groups: list[FitGroup], engagement_rules: list[EngagementRule]):
+        self.groups = groups
+        self.fit_rules = [rule for group in groups for rule in group.rules.all()]
+        self.engagement_rules = engagement_rules
+        self.fit_sql, self.fit_params = self._fit_queryset().query.sql_with_params()
+        self.activity_sql, self.activity_params = "", ()
+        if engagement_rules:
+            self.activity_sql, self.activity_params = self._activity_queryset().query.sql_with_params()
 
-    # --- fit: one row per lead -------------------------------------------------------------
-
-    def _fit_queryset(self, leads: LeadSet, breakdown: bool):
-        rs = self.rule_set
+    def _fit_queryset(self):
         annotations = {}
         for rule in self.fit_rules:
             annotations[f"f{rule.pk}"] = Case(
@@ -195,113 +211,188 @@ class ScoreQuery:
             annotations[f"g{group.pk}"] = total
             group_totals.append(F(f"g{group.pk}"))
         annotations["fit"] = reduce(add, group_totals) if group_totals else Value(0)
-        inactivity = Value(0)
-        if rs.inactivity_days and rs.inactivity_points:
-            cutoff = self.as_of - timedelta(days=rs.inactivity_days)
-            inactivity = Case(
-                When(
-                    Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff),
-                    then=Value(rs.inactivity_points),
-                ),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        annotations["inactivity"] = inactivity
-        columns = ["id", "fit", "inactivity"]
-        if breakdown:
-            columns += [f"f{rule.pk}" for rule in self.fit_rules] + [
-                f"g{g.pk}" for g in self.groups if f"g{g.pk}" in annotations
-            ]
-        return Lead.objects.filter(leads.q()).order_by().annotate(**annotations).values(*columns)
-
-    # --- engagement: one row per activity, then per lead -----------------------------------
-
-    def _activity_queryset(self, leads: LeadSet, exclude_activities):
-        rules = self.engagement_rules
-        qs = Activity.objects.filter(
-            leads.q("lead_"), occurred_at__lte=self.as_of, kind__in={r.activity_kind for r in rules}
+        return (
+            Lead.objects.order_by()
+            .annotate(**annotations)
+            .values("id", "created_at", "last_activity_at", *annotations)
         )
-        if all(rule.window_days for rule in rules):
-            widest = max(rule.window_days for rule in rules)
-            qs = qs.filter(occurred_at__gt=self.as_of - timedelta(days=widest))
-        if exclude_activities is not None:
-            qs = qs.exclude(exclude_activities)
-        annotations = {}
-        for rule in rules:
-            annotations[f"m{rule.pk}"] = Case(
-                When(engagement_condition(rule, self.as_of), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        qs = qs.order_by().annotate(**annotations)
-        windows = {}
-        for rule in rules:
-            if rule.max_occurrences:
-                # The running count of matches, newest first: the N most recent count.
-                windows[f"n{rule.pk}"] = Window(
-                    Sum(f"m{rule.pk}"),
-                    partition_by=[F("lead_id")],
-                    order_by=[F("occurred_at").desc(), F("id").desc()],
-                )
-        half_life = self.rule_set.half_life_days
-        if half_life:
-            age = Value(self.as_of.timestamp()) - Epoch("occurred_at")
-            windows["decay"] = Power(Value(0.5), age / Value(half_life * SECONDS_PER_DAY))
-        qs = qs.annotate(**windows)
-        return qs.values("lead_id", *annotations, *windows)
 
-    def _engagement_sql(self, leads: LeadSet, exclude_activities, breakdown: bool) -> tuple[str, tuple]:
-        inner, params = self._activity_queryset(leads, exclude_activities).query.sql_with_params()
+    def _activity_queryset(self):
+        annotations = {
+            f"m{rule.pk}": Case(
+                When(engagement_condition(rule), then=Value(1)), default=Value(0), output_field=IntegerField()
+            )
+            for rule in self.engagement_rules
+        }
+        kinds = sorted({rule.activity_kind for rule in self.engagement_rules})
+        return (
+            Activity.objects.filter(kind__in=kinds)
+            .order_by()
+            .annotate(**annotations)
+            .values("id", "lead_id", "occurred_at", *annotations)
+        )
+
+
+_compiled: dict[tuple, Rules] = {}
+
+
+def _content(instance) -> tuple:
+    return tuple(getattr(instance, f.attname) for f in instance._meta.concrete_fields)
+
+
+def compiled_rules(rule_set: RuleSet) -> Rules:
+    """The rule set's ``Rules``, from the cache when a rule set with the very same content
+    was compiled before (a draft being edited simply gets a new entry)."""
+    groups = list(rule_set.fit_groups.prefetch_related("rules"))
+    engagement_rules = list(rule_set.engagement_rules.all())
+    key = (
+        connection.vendor,
+        tuple((_content(g), tuple(_content(r) for r in g.rules.all())) for g in groups),
+        tuple(_content(r) for r in engagement_rules),
+    )
+    rules = _compiled.get(key)
+    if rules is None:
+        if len(_compiled) >= 64:
+            _compiled.clear()
+        rules = _compiled[key] = Rules(groups, engagement_rules)
+    return rules
+
+
+class ScoreQuery:
+    """A rule set compiled for one moment. ``sql(leads)`` gives the query with the columns
+    lead_id, fit, engagement, total, grade, temperature, inactivity (and, with
+    ``breakdown``, one column per rule: ``f<id>`` fit points, ``g<id>`` a fit group's points
+    after its maximum, ``e<id>`` engagement points, ``c<id>`` occurrences counted).
+
+    ``before_activity``: also score the leads as they were before the activities with
+    greater ids (columns ``eb<id>`` per engagement rule and ``total_before``), for the history
+    of a real-time change."""
+
+    def __init__(self, rule_set: RuleSet, *, as_of: datetime):
+        self.rule_set = rule_set
+        self.as_of = as_of
+        self.rules = compiled_rules(rule_set)
+        self.groups = self.rules.groups
+        self.fit_rules = self.rules.fit_rules
+        self.engagement_rules = self.rules.engagement_rules
+
+    def _moment(self, days: int | None = None):
+        moment = self.as_of - timedelta(days=days) if days else self.as_of
+        return connection.ops.adapt_datetimefield_value(moment)
+
+    def _activity_sql(self, leads: LeadSet, before_activity: int | None) -> tuple[str, list]:
+        """One row per activity: which rules it counts for (windows applied), the running
+        count of each rule's matches newest first (for occurrence caps), its decay factor."""
+        rules = self.engagement_rules
+        where, params = leads.where("y.lead_id")
+        conditions = [where, "y.occurred_at <= %s"]
+        params = [*self.rules.activity_params, *params, self._moment()]
+        if all(rule.window_days for rule in rules):
+            conditions.append("y.occurred_at > %s")
+            params.append(self._moment(max(rule.window_days for rule in rules)))
+        columns, column_params = ["y.lead_id"], []
+        splits = [False, True] if before_activity is not None else [False]
+        for rule in rules:
+            match, match_params = f"y.m{rule.pk} = 1", []
+            if rule.window_days:
+                match += " AND y.occurred_at > %s"
+                match_params.append(self._moment(rule.window_days))
+            for before in splits:
+                suffix = "b" if before else ""
+                matched = match + (" AND y.id <= %s" if before else "")
+                matched_params = [*match_params, *([before_activity] if before else [])]
+                columns.append(f"CASE WHEN {matched} THEN 1 ELSE 0 END AS m{suffix}{rule.pk}")
+                column_params += matched_params
+                if rule.max_occurrences:
+                    columns.append(f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END) OVER w AS n{suffix}{rule.pk}")
+                    column_params += matched_params
+        if self.rule_set.half_life_days:
+            columns.append(f"POWER(0.5, (%s - {_epoch('y.occurred_at')}) / %s) AS decay")
+            column_params += [self.as_of.timestamp(), self.rule_set.half_life_days * SECONDS_PER_DAY]
+        sql = (
+            f"SELECT {', '.join(columns)} FROM ({self.rules.activity_sql}) y "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            "WINDOW w AS (PARTITION BY y.lead_id ORDER BY y.occurred_at DESC, y.id DESC)"
+        )
+        # Parameters in the order their placeholders appear: columns, then the FROM, then WHERE.
+        inner_params = params[: len(self.rules.activity_params)]
+        where_params = params[len(self.rules.activity_params) :]
+        return sql, [*column_params, *inner_params, *where_params]
+
+    def _engagement_sql(
+        self, leads: LeadSet, before_activity: int | None, breakdown: bool
+    ) -> tuple[str, list]:
+        inner, params = self._activity_sql(leads, before_activity)
         has_decay = bool(self.rule_set.half_life_days)
         columns = []
         for rule in self.engagement_rules:
-            counted = f"a.m{rule.pk} = 1"
-            if rule.max_occurrences:
-                counted += f" AND a.n{rule.pk} <= {int(rule.max_occurrences)}"
             worth = "a.decay" if has_decay and rule.decays else "1.0"
-            columns.append(
-                f"SUM(CASE WHEN {counted} THEN {worth} ELSE 0 END) * {int(rule.points)} AS e{rule.pk}"
-            )
-            if breakdown:
-                columns.append(f"SUM(CASE WHEN {counted} THEN 1 ELSE 0 END) AS c{rule.pk}")
+            for suffix in ("", "b") if before_activity is not None else ("",):
+                counted = f"a.m{suffix}{rule.pk} = 1"
+                if rule.max_occurrences:
+                    counted += f" AND a.n{suffix}{rule.pk} <= {int(rule.max_occurrences)}"
+                points = int(rule.points)
+                columns.append(
+                    f"SUM(CASE WHEN {counted} THEN {worth} ELSE 0 END) * {points} AS e{suffix}{rule.pk}"
+                )
+                if breakdown and not suffix:
+                    columns.append(f"SUM(CASE WHEN {counted} THEN 1 ELSE 0 END) AS c{rule.pk}")
         select = ", ".join(["a.lead_id AS lead_id", *columns])
         return f"SELECT {select} FROM ({inner}) a GROUP BY a.lead_id", params  # noqa: S608
 
-    def _capped(self, rule: EngagementRule) -> str:
-        value = f"COALESCE(e.e{rule.pk}, 0)"
+    def _capped(self, rule: EngagementRule, suffix: str = "") -> str:
+        value = f"COALESCE(e.e{suffix}{rule.pk}, 0)"
         if rule.max_points is None:
             return value
         cap = int(rule.max_points)
         return _vendor_max(_vendor_min(value, str(cap)), str(-cap))
 
-    # --- together ---------------------------------------------------------------------------
-
     def sql(
-        self, leads: LeadSet = ALL_LEADS, *, exclude_activities: Q | None = None, breakdown: bool = False
-    ) -> tuple[str, tuple]:
+        self, leads: LeadSet = ALL_LEADS, *, before_activity: int | None = None, breakdown: bool = False
+    ) -> tuple[str, list]:
         rs = self.rule_set
-        fit_sql, fit_params = self._fit_queryset(leads, breakdown).query.sql_with_params()
+        params: list = []
+        inactivity, inactivity_params = "0", []
+        if rs.inactivity_days and rs.inactivity_points:
+            inactivity = (
+                "(CASE WHEN f.last_activity_at < %s OR (f.last_activity_at IS NULL AND f.created_at < %s) "
+                f"THEN {int(rs.inactivity_points)} ELSE 0 END)"
+            )
+            inactivity_params = [self._moment(rs.inactivity_days)] * 2
         extra = []
         if breakdown:
             extra += [f"f.f{rule.pk} AS f{rule.pk}" for rule in self.fit_rules]
             extra += [f"f.g{group.pk} AS g{group.pk}" for group in self.groups if group.rules.all()]
+        sums = {"": [inactivity], "b": [inactivity]}
+        join, join_params = "", []
         if self.engagement_rules:
-            eng_sql, eng_params = self._engagement_sql(leads, exclude_activities, breakdown)
-            engagement = " + ".join(["f.inactivity", *(self._capped(rule) for rule in self.engagement_rules)])
-            join = f"LEFT JOIN ({eng_sql}) e ON e.lead_id = f.id"
-            if breakdown:
-                for rule in self.engagement_rules:
+            join_sql, join_params = self._engagement_sql(leads, before_activity, breakdown)
+            join = f"LEFT JOIN ({join_sql}) e ON e.lead_id = f.id"
+            for rule in self.engagement_rules:
+                sums[""].append(self._capped(rule))
+                sums["b"].append(self._capped(rule, "b"))
+                if breakdown:
                     extra += [
                         f"{self._capped(rule)} AS e{rule.pk}",
                         f"COALESCE(e.c{rule.pk}, 0) AS c{rule.pk}",
                     ]
-        else:
-            eng_params, engagement, join = (), "f.inactivity", ""
-        extra_sql = "".join(f", {column}" for column in extra)
+                    if before_activity is not None:
+                        extra.append(f"{self._capped(rule, 'b')} AS eb{rule.pk}")
+        # The inactivity CASE appears once per sum below and once on its own.
+        columns = [
+            f"CAST(ROUND({' + '.join(sums[''])}) AS INTEGER) AS engagement",
+            f"{inactivity} AS inactivity",
+        ]
+        params += inactivity_params * 2
+        if before_activity is not None:
+            columns.append(f"CAST(ROUND({' + '.join(sums['b'])}) AS INTEGER) AS engagement_before")
+            params += inactivity_params
+        where, where_params = leads.where("f.id")
         inner = (
-            f"SELECT f.id AS lead_id, f.fit AS fit, CAST(ROUND({engagement}) AS INTEGER) AS engagement, "  # noqa: S608
-            f"f.inactivity AS inactivity{extra_sql} FROM ({fit_sql}) f {join}"
+            f"SELECT f.id AS lead_id, f.fit AS fit, {', '.join(columns + extra)} "  # noqa: S608
+            f"FROM ({self.rules.fit_sql}) f {join} WHERE {where}"
         )
+        params += [*self.rules.fit_params, *join_params, *where_params]
         grade = (
             f"CASE WHEN s.fit >= {int(rs.grade_a_threshold)} THEN 'A' "
             f"WHEN s.fit >= {int(rs.grade_b_threshold)} THEN 'B' "
@@ -311,11 +402,15 @@ class ScoreQuery:
             f"CASE WHEN s.engagement >= {int(rs.hot_threshold)} THEN 3 "
             f"WHEN s.engagement >= {int(rs.warm_threshold)} THEN 2 ELSE 1 END"
         )
+        before = ", s.fit + s.engagement_before AS total_before" if before_activity is not None else ""
+        # OFFSET 0 keeps PostgreSQL from inlining fit and engagement into each of the places
+        # below that use them (it would evaluate every rule condition several times).
+        fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
         outer = (
-            f"SELECT s.*, s.fit + s.engagement AS total, {grade} AS grade, {temperature} AS temperature "  # noqa: S608
-            f"FROM ({inner}) s"
+            f"SELECT s.*, s.fit + s.engagement AS total, {grade} AS grade, "  # noqa: S608
+            f"{temperature} AS temperature{before} FROM ({inner}{fence}) s"
         )
-        return outer, (*fit_params, *eng_params)
+        return outer, params
 
     def rule_labels(self) -> dict[str, str]:
         """Breakdown columns that make up a score, by what the marketer calls them."""
@@ -324,9 +419,9 @@ class ScoreQuery:
         return labels
 
     def rows(
-        self, leads: LeadSet, *, exclude_activities: Q | None = None, breakdown: bool = False
+        self, leads: LeadSet, *, before_activity: int | None = None, breakdown: bool = False
     ) -> dict[int, dict]:
-        sql, params = self.sql(leads, exclude_activities=exclude_activities, breakdown=breakdown)
+        sql, params = self.sql(leads, before_activity=before_activity, breakdown=breakdown)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             names = [column[0] for column in cursor.description]

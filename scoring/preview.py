@@ -14,8 +14,8 @@ from django.utils import timezone
 from leads.models import Lead, Stage
 
 from .engine import ScoreQuery
-from .models import LeadScore, RuleSet, ScoringJob
-from .services import drop_scores, lead_chunks, materialize_scores, published_rule_set
+from .models import LeadScore, ScoringJob
+from .services import drop_scores, lead_chunks, materialize_scores
 
 WON = "won"
 LOST = "lost"
@@ -30,14 +30,15 @@ _OUTCOME = (
 
 def run_preview(job: ScoringJob) -> None:
     draft = job.rule_set
-    published = published_rule_set()
     query = ScoreQuery(draft, as_of=job.as_of)
     for lo, hi in lead_chunks(job.position):
         with transaction.atomic():
-            current = ScoringJob.objects.select_for_update().get(pk=job.pk)
+            current = ScoringJob.objects.select_for_update().filter(pk=job.pk).first()
+            if current is None:
+                return  # the draft was discarded, and its preview with it
             if current.status != ScoringJob.Status.RUNNING or current.position >= hi:
                 continue
-            counts = _chunk_counts(query, published, lo, hi)
+            counts = _chunk_counts(query, lo, hi)
             result = merge(current.result, counts)
             ScoringJob.objects.filter(pk=job.pk).update(
                 position=hi,
@@ -50,31 +51,31 @@ def run_preview(job: ScoringJob) -> None:
     )
 
 
-def _chunk_counts(query: ScoreQuery, published: RuleSet | None, lo: int, hi: int) -> dict:
+def _chunk_counts(query: ScoreQuery, lo: int, hi: int) -> dict:
     draft_mql = int(query.rule_set.mql_threshold)
-    published_mql = int(published.mql_threshold) if published else None
     lead_table, score_table = Lead._meta.db_table, LeadScore._meta.db_table
-    old_mql = f"(o.total IS NOT NULL AND o.total >= {published_mql})" if published else "(1 = 0)"
+    # What publishing would do: a NEW lead at the draft's threshold becomes MQL; an MQL under
+    # it would no longer qualify (nothing demotes it, but the marketer should know).
+    new_mql = f"(l.stage = '{Stage.NEW.value}' AND n.total >= {draft_mql})"
+    old_mql = f"(l.stage = '{Stage.MQL.value}' AND n.total < {draft_mql})"
     counts = {"leads": 0, "grades": [], "hist": [], "newly_mql": 0, "no_longer_mql": 0}
     with connection.cursor() as cursor:
         materialize_scores(cursor, query, lo, hi)
         cursor.execute(
             f"SELECT n.grade, o.grade, {_OUTCOME} AS outcome, "  # noqa: S608
-            f"CASE WHEN n.total >= {draft_mql} THEN 1 ELSE 0 END AS new_mql, "
+            f"CASE WHEN {new_mql} THEN 1 ELSE 0 END AS new_mql, "
             f"CASE WHEN {old_mql} THEN 1 ELSE 0 END AS old_mql, COUNT(*) "
             f"FROM scoring_new n JOIN {lead_table} l ON l.id = n.lead_id "
             f"LEFT JOIN {score_table} o ON o.lead_id = n.lead_id "
             "GROUP BY n.grade, o.grade, outcome, new_mql, old_mql"
         )
-        for new_grade, old_grade, outcome, new_mql, old_mql_flag, n in cursor.fetchall():
+        for new_grade, old_grade, outcome, becomes_mql, drops_out, n in cursor.fetchall():
             counts["leads"] += n
             counts["grades"].append(["draft", new_grade, outcome, n])
             if old_grade is not None:
                 counts["grades"].append(["published", old_grade, outcome, n])
-            if new_mql and not old_mql_flag:
-                counts["newly_mql"] += n
-            elif old_mql_flag and not new_mql:
-                counts["no_longer_mql"] += n
+            counts["newly_mql"] += n if becomes_mql else 0
+            counts["no_longer_mql"] += n if drops_out else 0
         # The score distributions of the decided leads, for the ROC AUC.
         cursor.execute(
             f"SELECT 'draft', n.total, {_OUTCOME} AS outcome, COUNT(*) "  # noqa: S608

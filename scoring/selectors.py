@@ -79,7 +79,11 @@ def explain(lead: Lead, *, rule_set: RuleSet | None = None) -> Explanation | Non
             detail = f"{count} × {rule.points:+d}"
             if rule.decays and rule_set.half_life_days:
                 detail += f", decayed (half-life {rule_set.half_life_days} days)"
-            if rule.max_points is not None and abs(points) >= rule.max_points:
+            # Capped when the occurrences were worth more than the cap (before decay).
+            if (
+                rule.max_points is not None
+                and count * abs(rule.points) > rule.max_points <= abs(points) + 0.05
+            ):
                 detail += f", capped at {rule.max_points}"
             explanation.engagement_lines.append(Line(rule.name, round(points, 1), detail))
     if row["inactivity"]:

@@ -73,7 +73,7 @@ SETTINGS = dict(
     grade_b_threshold=25,
     grade_c_threshold=10,
     mql_threshold=75,
-    half_life_days=30,
+    half_life_days=60,
     inactivity_days=90,
     inactivity_points=-5,
 )

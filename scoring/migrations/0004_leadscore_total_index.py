@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0003_lead_export_permission'),
-        ('scoring', '0003_leadscore_fillfactor'),
+        ("leads", "0003_lead_export_permission"),
+        ("scoring", "0003_leadscore_fillfactor"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='leadscore',
-            index=models.Index(fields=['-total', '-lead'], name='leadscore_total_idx'),
+            model_name="leadscore",
+            index=models.Index(fields=["-total", "-lead"], name="leadscore_total_idx"),
         ),
     ]

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from datetime import time as dt_time
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError, connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -122,6 +123,8 @@ class Command(BaseCommand):
                 f"{len(owner_ids)} sales owners)."
             )
         )
+        # Scores come from the rule set, not the generator: score everyone as publishing would.
+        call_command("rescore", reason="Demo data loaded", verbosity=options["verbosity"], stdout=self.stdout)
 
 
 def _load(
