@@ -94,7 +94,9 @@ def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "
             for name, value in data.items():
                 setattr(lead, name, value)
             lead.stage = current_stage
-            lead.save()
+            # Only what was edited: a column another writer keeps current (last activity,
+            # stage times) is not overwritten with what this instance read earlier.
+            lead.save(update_fields=[*data, "updated_at"])
             if new_stage and new_stage != current_stage:
                 change_stage(lead, to_stage=new_stage, by=by, reason=reason)
             leads_changed.send(

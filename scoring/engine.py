@@ -265,8 +265,8 @@ class ScoreQuery:
     after its maximum, ``e<id>`` engagement points, ``c<id>`` occurrences counted).
 
     ``before_activity``: also score the leads as they were before the activities with
-    greater ids (columns ``eb<id>`` per engagement rule and ``total_before``), for the history
-    of a real-time change."""
+    greater ids (columns ``e<id>`` and ``eb<id>`` per engagement rule, ``total_before``), for
+    the history of a real-time change."""
 
     def __init__(self, rule_set: RuleSet, *, as_of: datetime):
         self.rule_set = rule_set
@@ -371,13 +371,12 @@ class ScoreQuery:
             for rule in self.engagement_rules:
                 sums[""].append(self._capped(rule))
                 sums["b"].append(self._capped(rule, "b"))
+                if breakdown or before_activity is not None:
+                    extra.append(f"{self._capped(rule)} AS e{rule.pk}")
                 if breakdown:
-                    extra += [
-                        f"{self._capped(rule)} AS e{rule.pk}",
-                        f"COALESCE(e.c{rule.pk}, 0) AS c{rule.pk}",
-                    ]
-                    if before_activity is not None:
-                        extra.append(f"{self._capped(rule, 'b')} AS eb{rule.pk}")
+                    extra.append(f"COALESCE(e.c{rule.pk}, 0) AS c{rule.pk}")
+                if before_activity is not None:
+                    extra.append(f"{self._capped(rule, 'b')} AS eb{rule.pk}")
         # The inactivity CASE appears once per sum below and once on its own.
         columns = [
             f"CAST(ROUND({' + '.join(sums[''])}) AS INTEGER) AS engagement",

@@ -9,6 +9,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from leadapp.db import insert_rows
 from leads.models import Lead, Stage
 from leads.services import change_stages
 
@@ -146,22 +147,19 @@ def rescore_leads(
     # Lock before reading: a concurrent event or bulk chunk for these leads commits first,
     # and the queries below (a new snapshot) then see its activities.
     old = {
-        s.lead_id: s
-        for s in LeadScore.objects.select_for_update().filter(lead_id__in=ids).order_by("lead_id")
+        row[0]: row
+        for row in LeadScore.objects.select_for_update()
+        .filter(lead_id__in=ids)
+        .order_by("lead_id")
+        .values_list("lead_id", "fit", "engagement", "total", "rule_set_id")
     }
     as_of = as_of or timezone.now()
     query = ScoreQuery(rule_set, as_of=as_of)
-    after = query.rows(LeadSet(ids=ids), breakdown=True, before_activity=new_activities_after)
-    changes = []
+    after = query.rows(LeadSet(ids=ids), before_activity=new_activities_after)
+    changes, crossed = [], set()
     for lead_id, row in after.items():
-        previous = old.get(lead_id)
-        prev_total = previous.total if previous else 0
-        unchanged = previous is not None and (previous.fit, previous.engagement, previous.rule_set_id) == (
-            row["fit"],
-            row["engagement"],
-            rule_set.pk,
-        )
-        if unchanged:
+        _, fit, engagement, prev_total, prev_rule_set = old.get(lead_id, (lead_id, None, None, 0, None))
+        if (fit, engagement, prev_rule_set) == (row["fit"], row["engagement"], rule_set.pk):
             continue
         details = _rule_deltas(query, row, prev_total) if new_activities_after is not None else []
         changes.append(
@@ -177,10 +175,43 @@ def rescore_leads(
                 details=details,
             )
         )
+        if row["total"] >= rule_set.mql_threshold > prev_total or lead_id not in old:
+            crossed.add(lead_id)
     _upsert_scores(rule_set, [after[c.lead_id] for c in changes], as_of)
-    ScoreChange.objects.bulk_create(changes)
-    _promote_after_commit({c.lead_id for c in changes if c.total >= rule_set.mql_threshold})
+    insert_rows(
+        ScoreChange,
+        HISTORY_COLUMNS,
+        [tuple(getattr(c, name) for name in HISTORY_ATTRIBUTES) for c in changes],
+    )
+    # Only a crossing promotes here; the bulk job's end promotes any lead still left behind.
+    _promote_after_commit(
+        {c.lead_id for c in changes if c.lead_id in crossed and c.total >= rule_set.mql_threshold}
+    )
     return changes
+
+
+HISTORY_COLUMNS = [
+    "lead",
+    "changed_at",
+    "rule_set",
+    "fit",
+    "engagement",
+    "total",
+    "delta",
+    "reason",
+    "details",
+]
+HISTORY_ATTRIBUTES = [
+    "lead_id",
+    "changed_at",
+    "rule_set_id",
+    "fit",
+    "engagement",
+    "total",
+    "delta",
+    "reason",
+    "details",
+]
 
 
 def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int) -> list[dict]:
@@ -400,7 +431,13 @@ def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[
             f"WHERE (o.fit <> n.fit OR o.engagement <> n.engagement) AND {older}",
             [as_of, rule_set.pk, reason[:200], as_of],
         )
-        changed = cursor.rowcount  # leads whose score changed (a new version alone is no change)
+        # Leads whose score changed or who had none yet (a new version alone is no change).
+        cursor.execute(
+            f"SELECT COUNT(*) FROM scoring_new n JOIN {table} o ON o.lead_id = n.lead_id "  # noqa: S608
+            f"WHERE (o.fit <> n.fit OR o.engagement <> n.engagement OR o.rule_set_id IS NULL) AND {older}",
+            [as_of],
+        )
+        (changed,) = cursor.fetchone()
         cursor.execute(
             f"UPDATE {table} AS o SET rule_set_id = %s, fit = n.fit, engagement = n.engagement, "  # noqa: S608
             "total = n.total, grade = n.grade, temperature = n.temperature, scored_at = %s "

@@ -207,7 +207,7 @@ def test_the_score_column_reads_the_scores_in_the_query_of_the_leads(page_as, sd
     assert len(score_cells(html)) == 21
     assert len(many.captured_queries) == len(one.captured_queries)
     [page_query] = [q["sql"] for q in many.captured_queries if "LIMIT 51" in q["sql"]]
-    assert 'LEFT OUTER JOIN "scoring_leadscore"' in page_query
+    assert 'JOIN "scoring_leadscore"' in page_query
 
 
 def test_a_user_who_may_not_read_scores_sees_no_score_column(page_as, make_user):

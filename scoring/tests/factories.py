@@ -9,6 +9,8 @@ rules a test names.
     )
 """
 
+from django.db.models import Max
+
 from scoring.models import EngagementRule, FitGroup, FitRule, RuleSet
 
 NO_DECAY = dict(half_life_days=None, inactivity_days=None, inactivity_points=0)
@@ -41,7 +43,8 @@ def rule_set(*, status=RuleSet.Status.DRAFT, fit=(), engagement=(), **settings) 
 
 def published_rule_set(**kwargs) -> RuleSet:
     RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).update(status=RuleSet.Status.ARCHIVED)
-    version = (RuleSet.objects.order_by("-version").values_list("version", flat=True).first() or 0) + 1
+    # Max, not ordering: PostgreSQL sorts a draft's NULL version first in descending order.
+    version = (RuleSet.objects.aggregate(v=Max("version"))["v"] or 0) + 1
     rs = rule_set(status=RuleSet.Status.PUBLISHED, **kwargs)
     RuleSet.objects.filter(pk=rs.pk).update(version=version)
     rs.version = version

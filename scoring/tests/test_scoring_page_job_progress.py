@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def job():
-    LeadFactory.create_batch(4)
+    # Two leads the starter rules score (a CEO), two they leave at zero: all four are new scores.
+    LeadFactory.create_batch(2, job_title="CEO")
+    LeadFactory.create_batch(2, job_title="")
     return services.start_job(ScoringJob.Kind.RESCORE, services.published_rule_set(), reason="Test")
 
 
@@ -56,7 +58,7 @@ def test_a_finished_job_stops_polling_and_the_grid_reloads(page_as, sdr, job):
     assert "hx-get" not in html
     assert '<progress value="4" max="4"' in html
     assert "Done" in html and "4 of 4 leads (100 %)" in html
-    assert "4 leads changed score" in html
+    assert "4 leads changed score" in html  # two moved, two scored for the first time
     assert response["HX-Trigger"] == "scoring-job-finished"
 
 
