@@ -1,6 +1,7 @@
-"""In a real browser: a marketer opens the draft, changes a point value inline, is told
-about a bad threshold beside the field, previews the draft, publishes it after confirming,
-and watches the rescore finish on the overview."""
+"""In a real browser: a marketer looks at a lead's score, opens the draft, changes a point
+value inline, is told about a bad threshold beside the field, previews the draft, publishes it
+after confirming, watches the rescore finish on the overview, and finds the lead's score and
+its explanation changed."""
 
 import os
 
@@ -37,11 +38,18 @@ def test_a_marketer_tunes_previews_and_publishes_the_scoring(page, marketer, mon
         warm_threshold=15,
         hot_threshold=40,
     )
-    LeadFactory(job_title="Director of Sales", stage=Stage.CUSTOMER)
+    director = LeadFactory(job_title="Director of Sales", stage=Stage.CUSTOMER)
     LeadFactory(job_title="Student", stage=Stage.LOST)
+    services.rescore_all(reason="Scored before the journey")
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm: yes
 
     log_in(page, "marketer")
+    # The lead's score as the published version makes it, explained rule by rule.
+    page.goto(f"/leads/{director.pk}/")
+    panel = page.get_by_test_id("score-panel")
+    expect(panel.get_by_test_id("score-total")).to_have_text("20")
+    expect(panel.get_by_role("row", name="Job title contains “director” +20")).to_be_visible()
+
     page.get_by_test_id("nav-scoring").click()
     page.get_by_test_id("edit-draft").click()
     expect(page).to_have_url("/scoring/draft/")
@@ -83,5 +91,12 @@ def test_a_marketer_tunes_previews_and_publishes_the_scoring(page, marketer, mon
     services.run_job(queued[-1])
     expect(page.get_by_test_id("scoring-job")).to_contain_text("Done")
     expect(page.get_by_test_id("grade-grid")).to_contain_text("2 scored leads")
+
+    # The lead's score and its explanation follow the new point value.
+    page.goto(f"/leads/{director.pk}/")
+    panel = page.get_by_test_id("score-panel")
+    expect(panel.get_by_test_id("score-total")).to_have_text("35")
+    expect(panel.get_by_role("row", name="Job title contains “director” +35")).to_be_visible()
+    expect(panel).to_contain_text(f"Spring scoring v{version}")
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/scoring-overview.png", full_page=True)
