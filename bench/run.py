@@ -568,11 +568,13 @@ def bench_import(rows: int, by_id: int) -> list[ImportRun]:
             )
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM leads_stagechange WHERE lead_id IN "
-                "(SELECT id FROM leads_lead WHERE email LIKE %s)",
-                [f"%@{IMPORT_DOMAIN}"],
-            )
+            # The tables that point at the imported leads first (the database does not cascade).
+            for table in ("leads_stagechange", "leads_activity", "scoring_scorechange", "scoring_leadscore"):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE lead_id IN "  # noqa: S608
+                    "(SELECT id FROM leads_lead WHERE email LIKE %s)",
+                    [f"%@{IMPORT_DOMAIN}"],
+                )
             cursor.execute("DELETE FROM leads_lead WHERE email LIKE %s", [f"%@{IMPORT_DOMAIN}"])
         LeadImport.objects.filter(filename="bench.csv").delete()
     return results

@@ -5,17 +5,19 @@ as part of the full run). The published rule set must be the starter one (scorin
 16 fit rules in 4 groups, 12 engagement rules with caps, windows, 60-day decay, inactivity):
 
 1. **Full rescore**: a new version with the same rules is published, and the job it queues
-   is run here (every lead rescored in chunks, score rows locked, history written), beside
-   - the *floor*: one hand-written SQL statement computing the same scores for all leads
-     into a temporary table (written for the starter rules, not generated: it also checks
-     the engine, as every score it computes must equal the stored one), and
+   is run here (every lead rescored in chunks, score rows and history written), beside
+   - the *floor*: one hand-written SQL statement computing the same scores (fit, engagement,
+     total, grade, temperature) for all leads into a temporary table (written for the starter
+     rules, not generated: it also checks the engine, as every score it computes must equal
+     the stored one), and
    - the engine's own query for all leads in one statement (no chunks, locks or writes).
 2. **Real time**: single activities through ``leads.services.record_activity`` with the
    scoring receiver connected and disconnected (same leads, interleaved): p50/p95 of each and
    the added latency; batches of 1,000 events through ``ingest_events`` with and without it.
 3. **Preview** of a draft (one point value changed) over every lead, as the job runs it.
 
-Whatever it stores is deleted again (the activities, the extra versions' history).
+It leaves the starter version published again; the activities it stored are deleted (the
+scores they moved stay, as they would after a real burst of events).
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def floor_sql() -> str:
                      THEN -5 ELSE 0 END)::int AS engagement
         FROM leads_lead l LEFT JOIN e ON e.lead_id = l.id
     )
-    SELECT lead_id, fit, engagement, fit + engagement AS total FROM s
+    SELECT lead_id, fit, engagement, fit + engagement AS total,
+           CASE WHEN fit >= 45 THEN 'A' WHEN fit >= 25 THEN 'B' WHEN fit >= 10 THEN 'C' ELSE 'D' END AS grade,
+           CASE WHEN engagement >= 40 THEN 3 WHEN engagement >= 15 THEN 2 ELSE 1 END AS temperature
+    FROM s
     """
 
 
@@ -123,7 +128,8 @@ def rescore_rows() -> list[Row]:
         return [Row("full rescore", detail="skipped: the published rule set is not the starter one")]
     # A new version with the same rules: publishing it rescores every lead (each row changes
     # its rule set), which is what a marketer's publish costs.
-    copy = services.copy_rule_set(published, status=RuleSet.Status.DRAFT)
+    # Archived, not a draft: a marketer's draft may be open (there is one at most).
+    copy = services.copy_rule_set(published, status=RuleSet.Status.ARCHIVED)
     job = services.publish(copy, reason="Benchmark: publish", enqueue=False)
     began = time.perf_counter()
     services.run_job(job.pk)
@@ -139,7 +145,8 @@ def rescore_rows() -> list[Row]:
         )
         cursor.execute(
             "SELECT count(*) FILTER (WHERE s.total IS DISTINCT FROM f.total "
-            "OR s.fit IS DISTINCT FROM f.fit), "
+            "OR s.fit IS DISTINCT FROM f.fit OR s.grade IS DISTINCT FROM f.grade "
+            "OR s.temperature IS DISTINCT FROM f.temperature), "
             "count(*) FROM bench_floor f LEFT JOIN scoring_leadscore s ON s.lead_id = f.lead_id"
         )
         mismatches, leads = cursor.fetchone()
@@ -163,7 +170,7 @@ def rescore_rows() -> list[Row]:
         Row(
             f"publish → rescore job (chunks of {CHUNK_LEADS:,} leads: score rows and history written)",
             job_seconds,
-            f"{job.done:,} leads, {job.changed:,} rows updated; {job_seconds / floor:.2f}× the floor",
+            f"{job.done:,} leads ({job.changed:,} changed score); {job_seconds / floor:.2f}× the floor",
         ),
     ]
     print("\n".join(table(rows)), flush=True)
@@ -259,7 +266,7 @@ def preview_rows() -> list[Row]:
     from scoring.models import RuleSet
 
     published = services.published_rule_set()
-    draft = services.copy_rule_set(published, status=RuleSet.Status.DRAFT, name="Benchmark draft")
+    draft = services.copy_rule_set(published, status=RuleSet.Status.ARCHIVED, name="Benchmark draft")
     rule = draft.engagement_rules.order_by("position").first()
     rule.points += 5
     rule.save()

@@ -40,25 +40,9 @@ from django.db.models.lookups import (
 
 from leads.models import Activity, Lead
 
-from .models import EngagementRule, FitGroup, FitRule, Operator, RuleSet
+from .models import FIT_FIELDS, EngagementRule, FitGroup, FitRule, Operator, RuleSet, attribute_name
 
 SECONDS_PER_DAY = 86400.0
-
-
-class Epoch(Func):
-    """Seconds since 1970 of a datetime column, as a float, on both databases."""
-
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra
-        )
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)", **extra
-        )
 
 
 class NumberOrNull(Func):
@@ -120,10 +104,14 @@ def condition(rule, text, raw):
 
 
 def fit_condition(rule: FitRule):
+    # Checked again here, not only in the model's clean(): a name reaches the query as a
+    # column or a JSON key, and ``__`` would reach through relations or nested keys.
     if rule.field.startswith("custom."):
-        raw = KT(f"custom__{rule.field.removeprefix('custom.')}")
-    else:
+        raw = KT(f"custom__{attribute_name(rule.field.removeprefix('custom.'))}")
+    elif rule.field in FIT_FIELDS:
         raw = F(rule.field)
+    else:
+        raise ValueError(f"A fit rule cannot read {rule.field!r}.")
     return condition(rule, Lower(raw), raw)
 
 
@@ -131,7 +119,7 @@ def engagement_condition(rule: EngagementRule) -> Q:
     """What an activity must be to match ``rule`` (its window is applied per moment, in SQL)."""
     q = Q(kind=rule.activity_kind)
     if rule.property_name:
-        raw = KT(f"properties__{rule.property_name}")
+        raw = KT(f"properties__{attribute_name(rule.property_name)}")
         q &= Q(condition(rule, Lower(raw), raw))
     return q
 
@@ -410,12 +398,6 @@ class ScoreQuery:
             f"{temperature} AS temperature{before} FROM ({inner}{fence}) s"
         )
         return outer, params
-
-    def rule_labels(self) -> dict[str, str]:
-        """Breakdown columns that make up a score, by what the marketer calls them."""
-        labels = {f"g{group.pk}": f"Fit: {group.name}" for group in self.groups if group.rules.all()}
-        labels |= {f"e{rule.pk}": rule.name for rule in self.engagement_rules}
-        return labels
 
     def rows(
         self, leads: LeadSet, *, before_activity: int | None = None, breakdown: bool = False

@@ -5,6 +5,8 @@ rule set is published at a time), then *archived* when another replaces it. Scor
 computed by ``scoring.engine`` from the published rule set.
 """
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
@@ -98,6 +100,17 @@ class RuleSet(models.Model):
         if engagement >= self.hot_threshold:
             return Temperature.HOT
         return Temperature.WARM if engagement >= self.warm_threshold else Temperature.COLD
+
+
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
+
+
+def attribute_name(name: str) -> str:
+    """``name`` if it may name a custom attribute or an activity property (letters, digits,
+    - and single _; never ``__``, which the ORM would read as a nested lookup)."""
+    if not ATTRIBUTE_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid attribute name.")
+    return name
 
 
 class Operator(models.TextChoices):
@@ -215,8 +228,10 @@ class FitRule(Condition):
     def clean(self):
         errors = self.clean_condition("the field")
         if self.field.startswith("custom."):
-            if not self.field.removeprefix("custom.").replace("_", "").replace("-", "").isalnum():
-                errors["field"] = "A custom attribute name has letters, digits, - and _ only."
+            if not ATTRIBUTE_NAME.match(self.field.removeprefix("custom.")):
+                errors["field"] = (
+                    "A custom attribute name starts with a letter and has letters, digits, - and _ only."
+                )
         elif self.field not in FIT_FIELDS:
             errors["field"] = "Choose a lead field or custom.<attribute>."
         if errors:
@@ -254,8 +269,10 @@ class EngagementRule(Condition):
         errors = {}
         if self.property_name:
             errors = self.clean_condition("the property")
-            if not self.property_name.replace("_", "").replace("-", "").isalnum():
-                errors["property_name"] = "A property name has letters, digits, - and _ only."
+            if not ATTRIBUTE_NAME.match(self.property_name):
+                errors["property_name"] = (
+                    "A property name starts with a letter and has letters, digits, - and _ only."
+                )
         if self.activity_kind == ActivityKind.STAGE_CHANGED:
             errors["activity_kind"] = "Stage changes are not engagement."
         if errors:
@@ -303,6 +320,7 @@ class LeadScore(models.Model):
 
     @property
     def label(self) -> str:
+        """Grade and temperature, as the queue shows them: "A-hot"."""
         return f"{self.grade}-{self.get_temperature_display().lower()}"
 
 

@@ -14,12 +14,15 @@ log = logging.getLogger(__name__)
 
 @receiver(leads_changed, dispatch_uid="scoring.rescore_changed_leads")
 def rescore_changed_leads(sender, lead_ids, reason, new_activities_after=None, **kwargs):
-    # A savepoint: the change that was stored stays stored even if scoring fails; the
-    # nightly refresh then scores the lead.
+    # A savepoint: the change that was stored stays stored even if scoring fails (a lock
+    # timeout, a deadlock with a rescore job); a worker then scores the leads again, and
+    # should the broker be down too, the nightly refresh does.
     try:
         with transaction.atomic():
             services.rescore_leads(lead_ids, reason=reason, new_activities_after=new_activities_after)
     except Exception:
-        log.exception(
-            "Real-time scoring failed for %d lead(s); the nightly refresh will catch up", len(lead_ids)
-        )
+        log.exception("Real-time scoring failed for %d lead(s); queued to a worker", len(lead_ids))
+        from .tasks import rescore_leads
+
+        ids = sorted(lead_ids)
+        transaction.on_commit(lambda: rescore_leads.delay(ids, reason), robust=True)

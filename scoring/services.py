@@ -1,12 +1,14 @@
 """Everything that changes rule sets and scores: editing versions, publishing, real-time and
 bulk rescoring, the preview of a draft, and the MQL handoff."""
 
-import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from leadapp.db import insert_rows
@@ -17,9 +19,7 @@ from .engine import LeadSet, ScoreQuery
 from .models import EngagementRule, FitRule, LeadScore, RuleSet, ScoreChange, ScoringJob
 from .signals import leads_became_mql
 
-log = logging.getLogger(__name__)
-
-CHUNK_LEADS = 50_000
+CHUNK_LEADS = 20_000
 STALE_AFTER = timedelta(minutes=5)
 
 
@@ -70,14 +70,38 @@ def start_draft(*, by=None, source: RuleSet | None = None) -> RuleSet:
         return copy_rule_set(source, status=RuleSet.Status.DRAFT, by=by)
 
 
+class NotADraft(Exception):
+    """The rule set was published or discarded meanwhile: it is not edited any more."""
+
+
+def change_draft(rule_set: RuleSet, save):
+    """Run ``save`` (which writes the draft's settings, groups or rules) while the rule set is
+    locked and still a draft (a publish waits for it, or it for the publish), then note the
+    change: an earlier preview is now out of date."""
+    with transaction.atomic():
+        if (
+            not RuleSet.objects.select_for_update()
+            .filter(pk=rule_set.pk, status=RuleSet.Status.DRAFT)
+            .exists()
+        ):
+            raise NotADraft(f"{rule_set} is not a draft any more.")
+        result = save()
+        touch_draft(rule_set)
+    return result
+
+
 def touch_draft(draft: RuleSet) -> None:
     """Note that the draft changed (a preview made before is then out of date)."""
     RuleSet.objects.filter(pk=draft.pk, status=RuleSet.Status.DRAFT).update(updated_at=timezone.now())
 
 
 def start_preview(draft: RuleSet, *, by=None) -> ScoringJob:
+    """Queue a preview of the draft, or return the one already under way for it as it is."""
     if not draft.is_draft:
         raise ValueError("Only a draft is previewed.")
+    current = latest_preview(draft)
+    if current is not None and not current.is_finished:
+        return current
     return start_job(ScoringJob.Kind.PREVIEW, draft, by=by, reason=f"Preview of {draft}")
 
 
@@ -145,23 +169,26 @@ def rescore_leads(
     if rule_set is None or not ids:
         return []
     # Lock before reading: a concurrent event or bulk chunk for these leads commits first,
-    # and the queries below (a new snapshot) then see its activities.
-    old = {
-        row[0]: row
-        for row in LeadScore.objects.select_for_update()
-        .filter(lead_id__in=ids)
-        .order_by("lead_id")
-        .values_list("lead_id", "fit", "engagement", "total", "rule_set_id")
-    }
+    # and the queries below (a new snapshot) then see its activities. A lead without a score
+    # row gets one first, so that there is a row to lock.
+    old = _lock_scores(ids)
+    if len(old) < len(ids):
+        _insert_missing_scores(LeadSet(ids=tuple(pk for pk in ids if pk not in old)))
+        old = _lock_scores(ids)
     as_of = as_of or timezone.now()
     query = ScoreQuery(rule_set, as_of=as_of)
     after = query.rows(LeadSet(ids=ids), before_activity=new_activities_after)
-    changes, crossed = [], set()
+    changes, scores, crossed = [], [], set()
     for lead_id, row in after.items():
         _, fit, engagement, prev_total, prev_rule_set = old.get(lead_id, (lead_id, None, None, 0, None))
         if (fit, engagement, prev_rule_set) == (row["fit"], row["engagement"], rule_set.pk):
             continue
-        details = _rule_deltas(query, row, prev_total) if new_activities_after is not None else []
+        scores.append(row)
+        if (fit, engagement) == (row["fit"], row["engagement"]) and prev_rule_set is not None:
+            continue  # only the version changed: stored, but nothing to tell in the history
+        details = []
+        if new_activities_after is not None:
+            details = _rule_deltas(query, row, prev_total, first=prev_rule_set is None)
         changes.append(
             ScoreChange(
                 lead_id=lead_id,
@@ -175,13 +202,11 @@ def rescore_leads(
                 details=details,
             )
         )
-        if row["total"] >= rule_set.mql_threshold > prev_total or lead_id not in old:
+        if row["total"] >= rule_set.mql_threshold > prev_total or prev_rule_set is None:
             crossed.add(lead_id)
-    _upsert_scores(rule_set, [after[c.lead_id] for c in changes], as_of)
+    _upsert_scores(rule_set, scores, as_of)
     insert_rows(
-        ScoreChange,
-        HISTORY_COLUMNS,
-        [tuple(getattr(c, name) for name in HISTORY_ATTRIBUTES) for c in changes],
+        ScoreChange, HISTORY_COLUMNS, [tuple(getattr(c, a) for a in HISTORY_ATTNAMES) for c in changes]
     )
     # Only a crossing promotes here; the bulk job's end promotes any lead still left behind.
     _promote_after_commit(
@@ -201,20 +226,36 @@ HISTORY_COLUMNS = [
     "reason",
     "details",
 ]
-HISTORY_ATTRIBUTES = [
-    "lead_id",
-    "changed_at",
-    "rule_set_id",
-    "fit",
-    "engagement",
-    "total",
-    "delta",
-    "reason",
-    "details",
-]
+HISTORY_ATTNAMES = [ScoreChange._meta.get_field(name).attname for name in HISTORY_COLUMNS]
 
 
-def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int) -> list[dict]:
+def _lock_scores(ids: tuple[int, ...]) -> dict[int, tuple]:
+    return {
+        row[0]: row
+        for row in LeadScore.objects.select_for_update()
+        .filter(lead_id__in=ids)
+        .order_by("lead_id")
+        .values_list("lead_id", "fit", "engagement", "total", "rule_set_id")
+    }
+
+
+def _insert_missing_scores(leads: LeadSet) -> None:
+    """A zero score row (no rule set yet) for each of these leads that has none."""
+    table, lead_table = LeadScore._meta.db_table, Lead._meta.db_table
+    where, params = leads.where("l.id")
+    # The same condition on the score table too: PostgreSQL then reads only that range of it.
+    scores_where, scores_params = leads.where("s.lead_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (lead_id, fit, engagement, total, grade, temperature) "  # noqa: S608
+            f"SELECT l.id, 0, 0, 0, 'D', 1 FROM {lead_table} l WHERE {where} "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.lead_id = l.id AND {scores_where}) "
+            "ON CONFLICT (lead_id) DO NOTHING",
+            [*params, *scores_params],
+        )
+
+
+def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int, *, first: bool = False) -> list[dict]:
     """Which rules the new activities moved (the row scores the lead with and without them);
     what else changed since the last scoring (decay, expired windows) is a line of its own."""
     details = []
@@ -224,11 +265,20 @@ def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int) -> list[dict
             details.append({"rule": rule.name, "delta": delta})
     drift = row["total_before"] - previous_total
     if drift:
-        details.append({"rule": "Decay and other changes since the last scoring", "delta": drift})
+        label = (
+            "The score before these activities" if first else "Decay and other changes since the last scoring"
+        )
+        details.append({"rule": label, "delta": drift})
     return details
 
 
 def _upsert_scores(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None:
+    # In batches: SQLite takes at most 32,766 parameters a statement.
+    for start in range(0, len(rows), 1000):
+        _upsert_batch(rule_set, rows[start : start + 1000], as_of)
+
+
+def _upsert_batch(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None:
     if not rows:
         return
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
@@ -258,9 +308,11 @@ def _upsert_scores(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None
 
 def _promote_after_commit(lead_ids: set[int]) -> None:
     # After the commit and in a transaction of its own: the stage change locks lead rows,
-    # which must never wait while score rows are held (see rescore_range).
+    # which must never wait while this transaction holds score rows.
     if lead_ids:
-        transaction.on_commit(lambda: promote_qualified(lead_ids))
+        # robust: the stored input is committed; a failure here must not fail the request
+        # (the bulk job's end promotes a lead left behind).
+        transaction.on_commit(lambda: promote_qualified(lead_ids), robust=True)
 
 
 def promote_qualified(lead_ids: Iterable[int] | None = None) -> list[int]:
@@ -274,17 +326,18 @@ def promote_qualified(lead_ids: Iterable[int] | None = None) -> list[int]:
     if lead_ids is not None:
         qs = qs.filter(pk__in=list(lead_ids))
     ids = list(qs.values_list("pk", flat=True))
-    if not ids:
-        return []
-    promoted = change_stages(
-        ids,
-        from_stage=Stage.NEW,
-        to_stage=Stage.MQL,
-        reason=f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})",
-    )
+    promoted = []
+    for start in range(0, len(ids), 5000):
+        promoted += change_stages(
+            ids[start : start + 5000],
+            from_stage=Stage.NEW,
+            to_stage=Stage.MQL,
+            reason=f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})",
+        )
     if promoted:
         transaction.on_commit(
-            lambda: leads_became_mql.send(sender=RuleSet, lead_ids=promoted, rule_set=rule_set)
+            lambda: leads_became_mql.send_robust(sender=RuleSet, lead_ids=promoted, rule_set=rule_set),
+            robust=True,
         )
     return promoted
 
@@ -366,13 +419,15 @@ def lead_chunks(start_after: int, size: int = CHUNK_LEADS):
 def _run_rescore(job: ScoringJob) -> None:
     rule_set = job.rule_set
     query = ScoreQuery(rule_set, as_of=job.as_of)
-    for lo, hi in lead_chunks(job.position):
+    reason = job.reason or f"Rescored with {rule_set}"
+    chunks = list(lead_chunks(job.position))
+
+    def work(chunk: tuple[int, int]) -> bool:
+        """One chunk with the job's counters, in one transaction; False: stop the job."""
+        lo, hi = chunk
         with transaction.atomic():
-            position, status = (
-                ScoringJob.objects.select_for_update().values_list("position", "status").get(pk=job.pk)
-            )
-            if status != ScoringJob.Status.RUNNING or position >= hi:
-                continue  # another run of this job did the chunk
+            if not ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).exists():
+                return False
             if not RuleSet.objects.filter(pk=rule_set.pk, status=RuleSet.Status.PUBLISHED).exists():
                 # Replaced while running: the newer version's job rescores everyone.
                 ScoringJob.objects.filter(pk=job.pk).update(
@@ -380,20 +435,74 @@ def _run_rescore(job: ScoringJob) -> None:
                     finished_at=timezone.now(),
                     error="Stopped early: a newer version was published.",
                 )
-                return
-            n, changed = rescore_range(query, lo, hi, reason=job.reason or f"Rescored with {rule_set}")
-            job.done, job.changed = min(job.total, job.done + n), job.changed + changed
+                return False
+            n, changed = _rescore_chunk(query, lo, hi, reason=reason)
             ScoringJob.objects.filter(pk=job.pk).update(
-                position=hi, done=job.done, changed=job.changed, heartbeat_at=timezone.now()
+                done=Least(F("done") + n, F("total")),
+                changed=F("changed") + changed,
+                heartbeat_at=timezone.now(),
             )
+        return True
+
+    threads = settings.LEADAPP_SCORING_THREADS
+    if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Chunks on several connections at once (each its own lead range: nothing to share).
+        # ``position`` moves only past chunks done in a row, so a resumed job redoes at most
+        # the few in flight, which finds them already done.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for (_, hi), go_on in zip(chunks, pool.map(_in_own_connection(work), chunks), strict=False):
+                if not go_on:
+                    pool.shutdown(cancel_futures=True)
+                    break
+                ScoringJob.objects.filter(pk=job.pk, position__lt=hi).update(position=hi)
+    else:
+        for lo, hi in chunks:
+            if not work((lo, hi)):
+                break
+            ScoringJob.objects.filter(pk=job.pk, position__lt=hi).update(position=hi)
+    if not ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).exists():
+        return
     # Leads scored in real time while the job ran, by a request that still saw the old version.
-    stragglers = list(LeadScore.objects.exclude(rule_set=rule_set).values_list("lead_id", flat=True)[:10_000])
-    with transaction.atomic():
-        rescore_leads(stragglers, reason=job.reason or f"Rescored with {rule_set}")
+    while True:
+        stragglers = list(
+            LeadScore.objects.exclude(rule_set=rule_set).values_list("lead_id", flat=True)[:1000]
+        )
+        if not stragglers:
+            break
+        with transaction.atomic():
+            rescore_leads(stragglers, reason=reason)
+        if LeadScore.objects.filter(lead_id__in=stragglers).exclude(rule_set=rule_set).exists():
+            break  # another version was published meanwhile: its job carries on
     promote_qualified()
     ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).update(
         status=ScoringJob.Status.DONE, done=job.total, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
+
+
+def _in_own_connection(function):
+    """``function`` for a pool thread: Django gives each thread its own connection, which
+    is closed when the call is done."""
+
+    def run(*args):
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return run
+
+
+def _rescore_chunk(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[int, int]:
+    """``rescore_range`` in a savepoint, again when PostgreSQL picked it as a deadlock's victim
+    (its UPDATE meets real-time scoring, which locks the same rows in another order)."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return rescore_range(query, lo, hi, reason=reason)
+        except OperationalError as exc:
+            if attempt == 2 or getattr(exc.__cause__, "sqlstate", None) != "40P01":
+                raise
+    raise AssertionError("unreachable")
 
 
 def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[int, int]:
@@ -401,23 +510,17 @@ def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[
     leads whose scores changed). Call in a transaction."""
     rule_set, as_of = query.rule_set, query.as_of
     table = LeadScore._meta.db_table
-    lead_table = Lead._meta.db_table
     history = ScoreChange._meta.db_table
+    # A row for every lead (those never scored start at zero), for the UPDATE below.
+    _insert_missing_scores(LeadSet(lo=lo, hi=hi))
     with connection.cursor() as cursor:
-        # A row for every lead (those scored never before start at zero), for the UPDATE below.
-        cursor.execute(
-            f"INSERT INTO {table} (lead_id, fit, engagement, total, grade, temperature) "  # noqa: S608
-            f"SELECT l.id, 0, 0, 0, 'D', 1 FROM {lead_table} l WHERE l.id BETWEEN %s AND %s "
-            f"AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.lead_id = l.id) "
-            "ON CONFLICT (lead_id) DO NOTHING",
-            [lo, hi],
-        )
         materialize_scores(cursor, query, lo, hi)
         cursor.execute("SELECT COUNT(*) FROM scoring_new")
         (n,) = cursor.fetchone()
-        differs = (
-            "(o.fit <> n.fit OR o.engagement <> n.engagement OR o.rule_set_id IS NULL OR o.rule_set_id <> %s)"
-        )
+        # ``o`` is the chunk's range of the score table: said outright, so that PostgreSQL reads
+        # that range through the primary key rather than the whole table.
+        chunk = "o.lead_id = n.lead_id AND o.lead_id BETWEEN %s AND %s"
+        moved = "(o.fit <> n.fit OR o.engagement <> n.engagement)"
         # No lock: a score computed in real time after ``as_of`` (an event that arrived while
         # the job ran) has activities this one may not have, so it is kept, even when it was
         # written after the query above ran (PostgreSQL checks the condition again on the row
@@ -427,22 +530,23 @@ def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[
             f"INSERT INTO {history} "  # noqa: S608
             "(lead_id, changed_at, rule_set_id, fit, engagement, total, delta, reason, details) "
             f"SELECT n.lead_id, %s, %s, n.fit, n.engagement, n.total, n.total - o.total, %s, '[]' "
-            f"FROM scoring_new n JOIN {table} o ON o.lead_id = n.lead_id "
-            f"WHERE (o.fit <> n.fit OR o.engagement <> n.engagement) AND {older}",
-            [as_of, rule_set.pk, reason[:200], as_of],
+            f"FROM scoring_new n JOIN {table} o ON {chunk} WHERE {moved} AND {older}",
+            [as_of, rule_set.pk, reason[:200], lo, hi, as_of],
         )
-        # Leads whose score changed or who had none yet (a new version alone is no change).
+        changed = cursor.rowcount
+        # Leads scored for the first time (no version yet) count as changed too, at zero or not.
         cursor.execute(
-            f"SELECT COUNT(*) FROM scoring_new n JOIN {table} o ON o.lead_id = n.lead_id "  # noqa: S608
-            f"WHERE (o.fit <> n.fit OR o.engagement <> n.engagement OR o.rule_set_id IS NULL) AND {older}",
-            [as_of],
+            f"SELECT COUNT(*) FROM scoring_new n JOIN {table} o ON {chunk} "  # noqa: S608
+            f"WHERE o.rule_set_id IS NULL AND NOT {moved} AND {older}",
+            [lo, hi, as_of],
         )
-        (changed,) = cursor.fetchone()
+        changed += cursor.fetchone()[0]
         cursor.execute(
             f"UPDATE {table} AS o SET rule_set_id = %s, fit = n.fit, engagement = n.engagement, "  # noqa: S608
             "total = n.total, grade = n.grade, temperature = n.temperature, scored_at = %s "
-            f"FROM scoring_new n WHERE o.lead_id = n.lead_id AND {differs} AND {older}",
-            [rule_set.pk, as_of, rule_set.pk, as_of],
+            f"FROM scoring_new n WHERE {chunk} AND {older} "
+            f"AND ({moved} OR o.rule_set_id IS NULL OR o.rule_set_id <> %s)",
+            [rule_set.pk, as_of, lo, hi, as_of, rule_set.pk],
         )
         drop_scores(cursor)
     return n, changed
@@ -457,6 +561,7 @@ def materialize_scores(cursor, query: ScoreQuery, lo: int, hi: int) -> None:
         # Compiling this query (JIT) costs ~0.1 s a chunk, more than it saves at this size.
         cursor.execute("SET LOCAL jit = off")
     cursor.execute(f"CREATE TEMP TABLE scoring_new AS {sql}", params)
+    cursor.execute("ANALYZE scoring_new")  # its size, for the joins that follow
 
 
 def drop_scores(cursor) -> None:

@@ -22,3 +22,12 @@ def refresh_scores() -> int | None:
     """Beat, nightly: rescore every lead so that decay and windows are current."""
     job = services.refresh_scores()
     return job.pk if job else None
+
+
+@shared_task(name="scoring.rescore_leads", acks_late=True)
+def rescore_leads(lead_ids: list[int], reason: str) -> int:
+    """Score leads whose real-time scoring failed (idempotent: a score is recomputed whole)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return len(services.rescore_leads(lead_ids, reason=reason))

@@ -11,7 +11,6 @@ is ever changed: its rows are looked up among the draft's, and saved while the d
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, F, Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -396,14 +395,10 @@ def _preview_context(rule_set: RuleSet) -> dict:
 
 
 def _change(rule_set: RuleSet, save):
-    """Run ``save`` while the rule set is locked and still a draft (a publish waits for it, or
-    it for the publish), then note the change: an earlier preview is now out of date."""
-    with transaction.atomic():
-        if not RuleSet.objects.select_for_update().filter(pk=rule_set.pk, status=DRAFT_STATUS).exists():
-            raise Http404("This version is not a draft any more.")
-        result = save()
-        services.touch_draft(rule_set)
-    return result
+    try:
+        return services.change_draft(rule_set, save)
+    except services.NotADraft as exc:
+        raise Http404(str(exc)) from None
 
 
 def _save_last(form, siblings):

@@ -184,6 +184,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Connections a rescore job uses at once on PostgreSQL (one lead range each).
+LEADAPP_SCORING_THREADS = env.int("LEADAPP_SCORING_THREADS", default=2)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "leadapp.record_heartbeat", "schedule": 60.0},
