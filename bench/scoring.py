@@ -2,7 +2,7 @@
 
 Run in-process against the bench database (``python -m bench.run --scoring-only --reuse``, or
 as part of the full run). The published rule set must be the starter one (scoring/starter.py:
-16 fit rules in 4 groups, 12 engagement rules with caps, windows, 60-day decay, inactivity):
+15 fit rules in 4 groups, 12 engagement rules with caps, windows, 60-day decay, inactivity):
 
 1. **Full rescore**: a new version with the same rules is published, and the job it queues
    is run here (every lead rescored in chunks, score rows and history written), beside
@@ -308,7 +308,7 @@ def run(sample: list[tuple[int, str]]) -> list[str]:
     rows += preview_rows()
     return [
         "",
-        "## Scoring (in-process, starter rule set: 16 fit rules, 12 engagement rules)",
+        "## Scoring (in-process, starter rule set: 15 fit rules, 12 engagement rules)",
         "",
         *table(rows),
     ]
