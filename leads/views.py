@@ -4,9 +4,13 @@ htmx requests get the named partial of the same template instead of the whole pa
 import functools
 
 from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -36,7 +40,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filterset": filterset,
         "selects": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
-        "leads": rows[:PAGE_SIZE],
+        "rows": _rows_html(rows[:PAGE_SIZE], show_score),
         "page_number": page_number,
         "has_next": len(rows) > PAGE_SIZE,
         "has_previous": page_number > 1,
@@ -53,6 +57,56 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     }
     template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
     return render(request, template, context)
+
+
+# One row of the lead list. Built in Python, not with a template loop: 50 rows through the
+# template engine cost more than the page's SQL (see the benchmark in the README).
+ROW = (
+    '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+    '<td><span class="badge stage-{}">{}</span></td>{}<td>{}</td><td>{}</td><td>{}</td></tr>'
+)
+
+
+def _rows_html(leads: list[Lead], show_score: bool) -> str:
+    detail = reverse("leads:detail", args=[0]).removesuffix("0/")
+    return format_html_join(
+        "\n",
+        ROW,
+        (
+            (
+                f"{detail}{lead.pk}/",
+                lead.full_name or "—",
+                lead.email,
+                lead.company_name,
+                lead.country.code or "",
+                lead.get_source_display(),
+                lead.stage,
+                lead.get_stage_display(),
+                _score_cell(lead) if show_score else "",
+                lead.owner or "",
+                _day(lead.created_at) or "",
+                _day(lead.last_activity_at) or "—",
+            )
+            for lead in leads
+        ),
+    )
+
+
+def _score_cell(lead: Lead) -> str:
+    try:
+        score = lead.score
+    except ObjectDoesNotExist:
+        return mark_safe('<td class="score-cell"><span class="muted" title="Not scored yet">—</span></td>')
+    return format_html(
+        '<td class="score-cell"><strong>{}</strong> <small class="score-label">{}·{}</small></td>',
+        score.total,
+        score.grade,
+        score.get_temperature_display().lower(),
+    )
+
+
+def _day(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else ""
 
 
 # The filter selects of the list page: field, label, what "no filter" reads.
