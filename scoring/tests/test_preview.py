@@ -182,3 +182,16 @@ def test_roc_auc_handles_negative_scores():
 @pytest.mark.parametrize(("positives", "negatives"), [({}, {1: 2}), ({1: 2}, {}), ({}, {})])
 def test_roc_auc_is_none_without_both_kinds_of_leads(positives, negatives):
     assert preview.roc_auc(positives, negatives) is None
+
+
+def test_asking_twice_for_a_preview_of_the_same_draft_gives_the_one_under_way():
+    draft = services.start_draft()
+
+    first = services.start_preview(draft)
+    second = services.start_preview(draft)
+    services.touch_draft(draft)
+    draft.refresh_from_db()
+    after_a_change = services.start_preview(draft)
+
+    assert second.pk == first.pk
+    assert after_a_change.pk != first.pk
