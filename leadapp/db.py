@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 
 def insert_rows(
@@ -53,3 +55,19 @@ def insert_rows(
                 "ON CONFLICT DO NOTHING"
             )
             cursor.execute(f"TRUNCATE {target}")
+
+
+def requeue_stale(queryset: models.QuerySet, task, *, stale_after) -> int:
+    """Queue ``task(pk)`` again for each queued or running record of ``queryset`` (a model
+    with ``heartbeat_at``) that has not reported for ``stale_after``: its worker died or the
+    broker lost the message. The heartbeat is set now, so the next sweep waits its turn."""
+    now = timezone.now()
+    stale = list(
+        queryset.filter(Q(heartbeat_at__lt=now - stale_after) | Q(heartbeat_at=None)).values_list(
+            "pk", flat=True
+        )
+    )
+    queryset.model.objects.filter(pk__in=stale).update(heartbeat_at=now)
+    for pk in stale:
+        transaction.on_commit(lambda pk=pk: task.delay(pk))
+    return len(stale)

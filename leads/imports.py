@@ -21,13 +21,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
 
-from leadapp.db import insert_rows
+from leadapp.db import insert_rows, requeue_stale
 
 from .models import (
     CompanySize,
@@ -310,16 +310,8 @@ def requeue_stale_imports() -> int:
     the message); a run resumes after its last committed chunk."""
     from .tasks import run_import as run_import_task
 
-    stale = list(
-        LeadImport.objects.filter(
-            Q(heartbeat_at__lt=timezone.now() - STALE_AFTER) | Q(heartbeat_at=None),
-            status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING],
-        ).values_list("pk", flat=True)
-    )
-    for pk in stale:
-        LeadImport.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
-        transaction.on_commit(lambda pk=pk: run_import_task.delay(pk))
-    return len(stale)
+    running = LeadImport.objects.filter(status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING])
+    return requeue_stale(running, run_import_task, stale_after=STALE_AFTER)
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Max, Min
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from leadapp.db import insert_rows
+from leadapp.db import insert_rows, requeue_stale
 from leads.models import Lead, Stage
 from leads.services import change_stages
 
@@ -572,16 +572,8 @@ def requeue_stale_jobs() -> int:
     """Queue again the jobs whose run stopped reporting; a run resumes after its last chunk."""
     from .tasks import run_scoring_job
 
-    stale = list(
-        ScoringJob.objects.filter(
-            Q(heartbeat_at__lt=timezone.now() - STALE_AFTER) | Q(heartbeat_at=None),
-            status__in=[ScoringJob.Status.QUEUED, ScoringJob.Status.RUNNING],
-        ).values_list("pk", flat=True)
-    )
-    for pk in stale:
-        ScoringJob.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
-        transaction.on_commit(lambda pk=pk: run_scoring_job.delay(pk))
-    return len(stale)
+    running = ScoringJob.objects.filter(status__in=[ScoringJob.Status.QUEUED, ScoringJob.Status.RUNNING])
+    return requeue_stale(running, run_scoring_job, stale_after=STALE_AFTER)
 
 
 def refresh_scores() -> ScoringJob | None:
