@@ -83,8 +83,8 @@ class LeadScoreView(GenericAPIView):
     )
     def get(self, request, id: int):  # named as in /api/leads/{id}/
         lead = get_object_or_404(Lead, pk=id)
-        score = LeadScore.objects.filter(lead=lead).select_related("rule_set").first()
-        explanation = selectors.explain(lead) if score else None
+        score = selectors.lead_score(lead)
+        explanation = selectors.explain(lead, score=score) if score else None
         history = selectors.score_history(lead, limit=HISTORY_ENTRIES)
         body = {
             "lead": lead.pk,

@@ -10,7 +10,7 @@ from leadapp.permissions import permission_required
 from leads.models import Lead
 
 from . import selectors
-from .models import LeadScore, ScoreChange
+from .models import ScoreChange
 
 HISTORY_LINES = 10
 
@@ -19,12 +19,12 @@ HISTORY_LINES = 10
 @permission_required("scoring.view_leadscore")
 def lead_score(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(Lead, pk=pk)
-    score = LeadScore.objects.filter(lead=lead).select_related("rule_set").first()
+    score = selectors.lead_score(lead)
     history = selectors.score_history(lead) if score else []
     context = {
         "lead": lead,
         "score": score,
-        "explanation": selectors.explain(lead) if score else None,
+        "explanation": selectors.explain(lead, score=score) if score else None,
         "history": history[:HISTORY_LINES],
         "chart": _chart(history) if len(history) > 1 else None,
     }

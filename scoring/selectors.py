@@ -38,13 +38,22 @@ class Explanation:
         return Temperature(self.temperature).label
 
 
-def explain(lead: Lead, *, rule_set: RuleSet | None = None) -> Explanation | None:
-    """The breakdown of ``lead``'s stored score (or, with ``rule_set``, of what that rule set
-    would give now). None when there is no rule set to explain with."""
-    score = LeadScore.objects.filter(lead=lead).select_related("rule_set").first()
+def lead_score(lead: Lead) -> LeadScore | None:
+    return LeadScore.objects.filter(lead=lead).select_related("rule_set").first()
+
+
+def explain(
+    lead: Lead, *, rule_set: RuleSet | None = None, score: LeadScore | None = None
+) -> Explanation | None:
+    """The breakdown of ``lead``'s stored score (``score``, read when not given) or, with
+    ``rule_set``, of what that rule set would give now. None when there is no rule set to
+    explain with."""
+    score = score or lead_score(lead)
     if rule_set is None:
         rule_set = (
-            score.rule_set if score and score.rule_set else RuleSet.objects.filter(status="published").first()
+            score.rule_set
+            if score and score.rule_set
+            else RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
         )
         as_of = score.scored_at if score and score.scored_at else timezone.now()
     else:
