@@ -108,14 +108,15 @@ def score_history(lead: Lead, *, limit: int = 200) -> list[ScoreChange]:
 
 
 def grade_grid() -> dict:
-    """Leads per fit grade and temperature under the current scores (the A-hot grid)."""
+    """Leads per fit grade and temperature under the current scores (the A-hot grid): each row
+    a grade with its (temperature, leads) cells, hottest first, and its total."""
     counts = {
         (row["grade"], row["temperature"]): row["n"]
         for row in LeadScore.objects.values("grade", "temperature").annotate(n=Count("*")).order_by()
     }
     temperatures = sorted(Temperature, reverse=True)
-    rows = [
-        {"grade": grade, "cells": [counts.get((grade, t.value), 0) for t in temperatures]}
-        for grade in Grade.values
-    ]
+    rows = []
+    for grade in Grade.values:
+        cells = [(t.label, counts.get((grade, t.value), 0)) for t in temperatures]
+        rows.append({"grade": grade, "cells": cells, "total": sum(n for _, n in cells)})
     return {"temperatures": [t.label for t in temperatures], "rows": rows, "total": sum(counts.values())}

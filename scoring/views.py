@@ -47,7 +47,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     published = services.published_rule_set()
     context = {
         "published": _with_rules(published),
-        "grid": _grid(),
+        "grid": selectors.grade_grid(),
         "versions": _versions(),
         "draft": services.draft_rule_set(),
         "rescore": _recent_rescore(),
@@ -59,7 +59,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(VIEW)
 def grade_grid(request: HttpRequest) -> HttpResponse:
-    return render(request, f"{OVERVIEW}#grade-grid", {"grid": _grid()})
+    return render(request, f"{OVERVIEW}#grade-grid", {"grid": selectors.grade_grid()})
 
 
 @require_GET
@@ -351,17 +351,6 @@ def _recent_rescore() -> ScoringJob | None:
     if job is None or (job.is_finished and job.finished_at < timezone.now() - RECENT_RESCORE):
         return None
     return job
-
-
-def _grid() -> dict:
-    grid = selectors.grade_grid()
-    rows = [
-        {"grade": row["grade"], "cells": list(zip(grid["temperatures"], row["cells"], strict=True))}
-        for row in grid["rows"]
-    ]
-    for row in rows:
-        row["total"] = sum(n for _, n in row["cells"])
-    return {"temperatures": grid["temperatures"], "rows": rows, "total": grid["total"]}
 
 
 def _job_context(job: ScoringJob) -> dict:

@@ -3,6 +3,7 @@ reading what the page shows."""
 
 import re
 
+from scoring.forms import RuleSetSettingsForm
 from scoring.models import EngagementRule, FitRule, RuleSet
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -16,18 +17,7 @@ def start_draft(client) -> RuleSet:
 
 
 def settings_data(rule_set: RuleSet, **changes) -> dict:
-    names = [
-        "name",
-        "warm_threshold",
-        "hot_threshold",
-        "grade_a_threshold",
-        "grade_b_threshold",
-        "grade_c_threshold",
-        "mql_threshold",
-        "half_life_days",
-        "inactivity_days",
-        "inactivity_points",
-    ]
+    names = RuleSetSettingsForm.Meta.fields
     values = {name: getattr(rule_set, name) for name in names} | changes
     return {f"settings-{name}": "" if value is None else value for name, value in values.items()}
 
