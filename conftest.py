@@ -89,17 +89,24 @@ requires_postgres = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process, consuming from the configured broker (Redis in CI) and
-    writing to the test database. Ready once its first heartbeat (sent through the broker
-    when it starts) is in the database."""
+def smtp_sink():
+    """A real SMTP server on loopback, shared by the session; the Celery worker sends to it."""
+    from nurturing.tests.smtp import SMTPSink
+
+    with SMTPSink() as sink:
+        yield sink
+
+
+def start_worker(log_path, *, smtp_url: str, extra_args=()):
+    """A real Celery worker process, consuming from the configured broker (Redis in CI),
+    writing to the test database and sending e-mail to ``smtp_url``. Returns once its first
+    heartbeat (sent through the broker when it starts) is in the database."""
     import subprocess
     import sys
     import time
 
     from django.db import connection
 
-    from leadapp.celery import app
     from leadapp.models import WorkerHeartbeat
 
     db = connection.settings_dict
@@ -112,40 +119,46 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DJANGO_SETTINGS_MODULE": "leadapp.settings.test",
         "DATABASE_URL": db_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "EMAIL_URL": smtp_url,
     }
-    app.control.purge()
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    with open(log, "w") as out:
+    with open(log_path, "a") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "leadapp",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-            ],
+            [sys.executable, "-m", "celery", "-A", "leadapp", "worker", "--loglevel", "INFO", *extra_args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
-    with django_db_blocker.unblock():
-        while not WorkerHeartbeat.objects.filter(pid=process.pid).exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the Celery worker did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-    yield process
+    while not WorkerHeartbeat.objects.filter(pid=process.pid).exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            with open(log_path) as log:
+                pytest.fail(f"the Celery worker did not start:\n{log.read()}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_worker(process) -> None:
+    import subprocess
+
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, smtp_sink):
+    """The session's worker (solo pool): see ``start_worker``."""
+    from leadapp.celery import app
+
+    app.control.purge()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    with django_db_blocker.unblock():
+        process = start_worker(log, smtp_url=smtp_sink.url, extra_args=["--pool", "solo"])
+    yield process
+    stop_worker(process)
 
 
 CHROMIUM = os.environ.get("LEADAPP_CHROMIUM", "/usr/bin/chromium")

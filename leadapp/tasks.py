@@ -18,5 +18,7 @@ def record_heartbeat(self) -> None:
 
 @worker_ready.connect
 def report_in_when_ready(sender, **kwargs) -> None:
-    # Through the broker, not a direct write: the first heartbeat proves the round trip.
-    record_heartbeat.delay()
+    # Through the broker, not a direct write: the first heartbeat proves the round trip. On a
+    # queue this worker reads, so that it is this worker that reports.
+    queues = list(sender.app.amqp.queues.consume_from or {})
+    record_heartbeat.apply_async(queue=queues[0] if queues else None)

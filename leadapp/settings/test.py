@@ -24,7 +24,8 @@ if "DATABASE_URL" not in os.environ and _reachable("127.0.0.1", 5432):
     DATABASES = {"default": env.db_url_config("postgres://postgres@127.0.0.1:5432/leadapp")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:, so that a Celery worker process can see what a test wrote.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+    # One per test run (pid), so that two runs at once do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 
 if "CELERY_BROKER_URL" not in os.environ and _reachable("127.0.0.1", 6379):
     CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
@@ -40,7 +41,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if "EMAIL_URL" not in os.environ:
+    # The test process keeps e-mail in memory; a worker process started by a test is given
+    # EMAIL_URL (a real SMTP server on loopback).
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
