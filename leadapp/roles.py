@@ -39,10 +39,29 @@ _TUNE_SCORING = [
     "scoring.add_scoringjob",
 ]
 
+# Marketing builds and runs campaigns; Sales and Managers see them, their outbox and reports.
+_READ_NURTURING = [
+    "nurturing.view_campaign",
+    "nurturing.view_emailtemplate",
+    "nurturing.view_enrollment",
+    "nurturing.view_message",
+    "nurturing.view_suppression",
+    "leads.view_savedsegment",
+]
+_RUN_NURTURING = [
+    *_READ_NURTURING,
+    *(
+        f"nurturing.{action}_{model}"
+        for model in ("campaign", "step", "emailtemplate", "enrollment", "suppression")
+        for action in ("add", "change", "delete")
+    ),
+    *(f"leads.{action}_savedsegment" for action in ("add", "change", "delete")),
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS, *_TUNE_SCORING],
-    SALES: [*_WORK_LEADS, *_VIEW_FORMS, *_READ_SCORES],
-    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES],
+    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS, *_TUNE_SCORING, *_RUN_NURTURING],
+    SALES: [*_WORK_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
+    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
 ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]

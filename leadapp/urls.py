@@ -9,6 +9,7 @@ from . import views
 api_patterns = [
     path("", include("leads.api_urls")),
     path("", include("scoring.api_urls")),
+    path("", include("nurturing.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: an anonymous visitor is sent to the login page, not given a 401.
     path("docs/", login_required(SpectacularRedocView.as_view(url_name="api:schema")), name="docs"),
@@ -21,6 +22,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
+    path("nurturing/", include("nurturing.urls")),
+    path("e/", include("nurturing.public_urls")),
+    # E-mail providers' tracking webhooks (bounces, complaints), basic-auth protected.
+    path("anymail/", include("anymail.urls")),
     path("", include("leads.public_urls")),
     path("api/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),

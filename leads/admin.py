@@ -7,6 +7,7 @@ from .models import (
     FormField,
     Lead,
     LeadImport,
+    SavedSegment,
     StageChange,
     Submission,
     Visitor,
@@ -138,3 +139,9 @@ class LeadImportAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("content")
+
+
+@admin.register(SavedSegment)
+class SavedSegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "query", "created_at"]
+    search_fields = ["name"]

@@ -489,3 +489,36 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class SavedSegment(models.Model):
+    """A saved lead filter: the lead list's query string, given a name. Campaigns enroll the
+    leads that match it and audiences are exported from it."""
+
+    name = models.CharField(max_length=150, unique=True)
+    query = models.CharField(
+        max_length=2000,
+        blank=True,
+        help_text="The lead list's filters, as in its address (stage=mql&country=DE).",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"{reverse('leads:list')}?{self.query}"
+
+    def leads(self):
+        """The leads that match now (a queryset)."""
+        from django.http import QueryDict
+
+        from .filters import LeadFilter
+
+        return LeadFilter(QueryDict(self.query), queryset=Lead.objects.all()).qs

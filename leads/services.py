@@ -136,6 +136,7 @@ def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced
             created_by=by,
             properties={"from": from_stage, "to": to_stage, "reason": reason},
         )
+        leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason=f"Stage: {lead.get_stage_display()}")
 
 
 def change_stages(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import form_views, import_views, views
+from . import form_views, import_views, segment_views, views
 
 app_name = "leads"
 urlpatterns = [
@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/edit/", views.lead_edit, name="edit"),
     path("<int:pk>/timeline/", views.lead_timeline, name="timeline"),
+    path("segments/", segment_views.segment_create, name="segment-create"),
     # --- form builder (marketer UI): /leads/forms/... ---
     path("forms/", form_views.form_list, name="form-list"),
     path("forms/new/", form_views.form_create, name="form-create"),

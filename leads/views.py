@@ -5,7 +5,7 @@ import functools
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,14 +14,16 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leadapp.params import positive_int
 from leadapp.permissions import permission_required
 
 from . import selectors, services
 from .filters import SORTS, LeadFilter
 from .forms import LeadForm
-from .models import CreatedVia, Lead
+from .models import CreatedVia, Lead, SavedSegment
 
 PAGE_SIZE = 50
+SEGMENT_LINKS = 100
 SORT_LABELS = {"score": "Score (highest first)"}
 
 
@@ -30,12 +32,17 @@ SORT_LABELS = {"score": "Score (highest first)"}
 def lead_list(request: HttpRequest) -> HttpResponse:
     filterset, queryset = selectors.lead_list(request.GET, request=request)
     # No COUNT over the whole table: fetch one row more than a page to know if there is a next.
-    page_number = _positive_int(request.GET.get("page"), default=1)
+    page_number = positive_int(request.GET.get("page"), default=1)
     offset = (page_number - 1) * PAGE_SIZE
     rows = list(queryset[offset : offset + PAGE_SIZE + 1])
     total, more = selectors.count_capped(queryset)
     params = request.GET.copy()
     params.pop("page", None)
+    filters = QueryDict(mutable=True)  # the filters alone: no page, no sort, no blanks
+    for key in params:
+        values = [value for value in params.getlist(key) if value]
+        if key != "sort" and values:
+            filters.setlist(key, values)
     show_score = request.user.has_perm("scoring.view_leadscore")
     context = {
         "filterset": filterset,
@@ -47,6 +54,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "total": total,
         "total_is_capped": more,
         "query_string": params.urlencode(),
+        "filter_query": filters.urlencode(),  # what a saved segment or a bulk enrollment keeps
+        "segments": _segments(request),
         "sorts": [
             (key, SORT_LABELS.get(key) or key.replace("_", " ").capitalize())
             for key in SORTS
@@ -57,6 +66,13 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     }
     template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
     return render(request, template, context)
+
+
+def _segments(request: HttpRequest) -> list[SavedSegment] | None:
+    """The saved segments, as quick links above the filters (not on htmx swaps of the results)."""
+    if request.htmx or not request.user.has_perm("leads.view_savedsegment"):
+        return None
+    return list(SavedSegment.objects.only("name", "query").order_by("name")[:SEGMENT_LINKS])
 
 
 # One row of the lead list. Built in Python, not with a template loop: 50 rows through the
@@ -162,7 +178,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The next page of the timeline, for the "Load more" button."""
     lead = get_object_or_404(Lead, pk=pk)
-    before = _positive_int(request.GET.get("before"), default=None)
+    before = positive_int(request.GET.get("before"), default=None)
     activities, more = selectors.lead_timeline(lead, before_id=before)
     context = {"lead": lead, "activities": activities, "more": more}
     return render(request, "leads/lead_detail.html#timeline-page", context)
@@ -203,11 +219,3 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             return redirect(lead)
     status = 400 if form.errors else 200
     return render(request, "leads/lead_form.html", {"form": form, "lead": None}, status=status)
-
-
-def _positive_int(value, *, default):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number > 0 else default

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_countries",
     "django_celery_beat",
     "corsheaders",
+    "anymail",
     "leadapp",
     "leads",
     "scoring",
@@ -164,6 +165,15 @@ def _email_settings(url: str) -> dict:
 
 globals().update(_email_settings(env.str("EMAIL_URL", default=f"file://{VAR_DIR / 'mail'}")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadApp <leadapp@localhost>")
+# Where LeadApp is reached from the outside: e-mails link back to it (tracking, unsubscribe).
+LEADAPP_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
+# Campaign e-mails sent per minute at most, over all workers (0: no limit). Counted in the
+# cache, so CACHE_URL must point at Redis for the limit to hold across processes.
+NURTURING_RATE_PER_MINUTE = env.int("NURTURING_RATE_PER_MINUTE", default=0)
+# Opens, clicks and unsubscribes per client IP (django-ratelimit's rate syntax).
+NURTURING_LINK_RATE = env.str("NURTURING_LINK_RATE", default="300/m")
+# Anymail's tracking webhooks (bounces, complaints) check this basic-auth "user:password".
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
 
 # --- Celery ---------------------------------------------------------------------------
 # CELERY_BROKER_URL=redis://host:6379/0 (or amqp://...) for production. The embedded
@@ -192,6 +202,11 @@ CELERY_BEAT_SCHEDULE = {
     "process-pending-submissions": {"task": "leads.process_pending_submissions", "schedule": 60.0},
     "requeue-stale-imports": {"task": "leads.requeue_stale_imports", "schedule": 60.0},
     "requeue-stale-scoring-jobs": {"task": "scoring.requeue_stale_jobs", "schedule": 60.0},
+    # Campaigns: enroll the leads their triggers match, run the steps that are due, and
+    # hand again to a worker the e-mails whose worker died or whose task the broker lost.
+    "nurturing-enroll": {"task": "nurturing.enroll_triggered", "schedule": 60.0},
+    "nurturing-dispatch": {"task": "nurturing.dispatch", "schedule": 15.0},
+    "nurturing-sweep": {"task": "nurturing.sweep_outbox", "schedule": 60.0},
     # Decay and windows move every score a little each day: rescore everyone at night.
     "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
 }
