@@ -1,14 +1,18 @@
 """The e-mail template pages (/nurturing/templates/...): the list, the editor with a live
 preview for a chosen lead, copying and deleting. Marketing writes templates; Sales and
-Managers read them (the editor page shows the template and its preview, without the form).
+Managers read them (the editor page shows the template and its preview, without the form;
+choosing another lead there reloads the preview of the saved template, never of posted text).
 
 The preview, the lead chooser and the plain-text field are partials of
 ``nurturing/template_form.html``: htmx posts the unsaved form to the preview as the marketer
 types, and template mistakes are shown there (and beside their field), never as an error page.
-Saving, copying and deleting are plain form posts that also work without htmx.
+Saving, copying and deleting are plain form posts that also work without htmx. The preview
+of posted text and the plain-text helper are for those who may write templates: rendering any
+text sent is work done on the asker's behalf (``rendering`` bounds it, but only writers need it).
 """
 
 from contextlib import suppress
+from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -64,13 +68,31 @@ def template_create(request: HttpRequest) -> HttpResponse:
     return _page(request, None, form, status=400 if form.errors else 200)
 
 
+def writer_required(view):
+    """403 unless the user may create or change templates (and see them)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        if not (user.has_perm(VIEW) and (user.has_perm(ADD) or user.has_perm(CHANGE))):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required(VIEW)
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """The editor (read-only without the change permission); a POST saves."""
+    """The editor (read-only without the change permission); a POST saves. ``?preview=1`` gives
+    the preview of the saved template alone (for ``preview_lead``): the read-only page's."""
     template = get_object_or_404(EmailTemplate, pk=pk)
     can_edit = request.user.has_perm(CHANGE)
     if request.method == "GET":
+        if request.GET.get("preview") == "1":
+            lead = _preview_lead(request, request.GET.get("preview_lead"))
+            values = {name: getattr(template, name) for name in TEMPLATE_FIELDS}
+            return render(request, f"{PAGE}#preview", _preview_context(values, lead))
         return _page(request, template, EmailTemplateForm(instance=template) if can_edit else None)
     if not can_edit:
         raise PermissionDenied
@@ -111,7 +133,7 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required(VIEW)
+@writer_required
 def template_preview(request: HttpRequest) -> HttpResponse:
     """The preview of the posted (unsaved) template for the chosen lead."""
     lead = _preview_lead(request, request.POST.get("preview_lead"))
@@ -133,7 +155,7 @@ def template_preview_leads(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required(VIEW)
+@writer_required
 def template_plain_text(request: HttpRequest) -> HttpResponse:
     """The plain-text field filled from the posted HTML body (not saved until the form is)."""
     html_body = request.POST.get("html_body", "")
@@ -157,7 +179,7 @@ def _page(request: HttpRequest, template: EmailTemplate | None, form, *, status:
         values = {name: form.data.get(name, "") for name in TEMPLATE_FIELDS}
     else:
         values = {name: form[name].value() or "" for name in TEMPLATE_FIELDS}
-    lead = _preview_lead(request, None)
+    lead = _preview_lead(request, request.GET.get("preview_lead"))
     can_pick = request.user.has_perm(VIEW_LEADS)
     context = {
         "template": template,

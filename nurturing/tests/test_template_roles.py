@@ -1,8 +1,10 @@
-"""Who may write e-mail templates: Marketing does; Sales and Managers read them (and preview
-them); a user without a role sees nothing; anonymous visitors are sent to log in."""
+"""Who may write e-mail templates: Marketing does; Sales and Managers read them (and see the
+saved template previewed for a lead they choose, but cannot have any other text rendered); a
+user without a role sees nothing; anonymous visitors are sent to log in."""
 
 import pytest
 
+from leads.tests.factories import LeadFactory
 from nurturing.models import EmailTemplate
 from nurturing.tests.factories import template
 
@@ -58,8 +60,44 @@ def test_sales_and_managers_get_403_on_every_write(page_as, request, role, kept)
 
 
 @pytest.mark.parametrize("role", ["sdr", "manager"])
-def test_sales_and_managers_may_preview(page_as, request, role, kept):
-    response = page_as(request.getfixturevalue(role)).post(
+def test_sales_and_managers_cannot_have_posted_text_rendered(page_as, request, role, kept):
+    client = page_as(request.getfixturevalue(role))
+
+    preview = client.post("/nurturing/templates/preview/", {"subject": "Hi", "html_body": "<p>x</p>"})
+    plain_text = client.post("/nurturing/templates/plain-text/", {"html_body": "<p>x</p>"})
+
+    assert preview.status_code == 403
+    assert plain_text.status_code == 403
+    page = client.get(f"/nurturing/templates/{kept.pk}/").content.decode()
+    assert 'hx-post="/nurturing/templates/preview/"' not in page  # the read-only page does not ask for it
+
+
+@pytest.mark.parametrize("role", ["sdr", "manager"])
+def test_sales_and_managers_preview_the_saved_template_for_another_lead(page_as, request, role):
+    saved = template(subject="Hi {{ first_name }}", html_body="<p>Dear {{ first_name }}</p>")
+    ann = LeadFactory(first_name="Ann")
+    LeadFactory(first_name="Zoe")  # the newest: the page's preview is for her
+    client = page_as(request.getfixturevalue(role))
+
+    page = client.get(f"/nurturing/templates/{saved.pk}/").content.decode()
+    response = client.get(
+        f"/nurturing/templates/{saved.pk}/",
+        {"preview": "1", "preview_lead": ann.pk, "subject": "posted {{ email }}"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert "Dear Zoe" in page
+    assert f'hx-get="/nurturing/templates/{saved.pk}/"' in page
+    partial = response.content.decode()
+    assert response.status_code == 200
+    assert partial.lstrip().startswith('<section id="template-preview"')
+    assert "Dear Ann" in partial
+    assert "Hi Ann" in partial
+    assert "posted" not in partial  # only what is saved is rendered
+
+
+def test_a_marketer_may_preview_posted_text(page_as, marketer):
+    response = page_as(marketer).post(
         "/nurturing/templates/preview/", {"subject": "Hi", "html_body": "<p>x</p>"}
     )
 
