@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F
 from django.db.models.functions import Lower, Now
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django_countries.fields import CountryField
 
 
@@ -515,10 +516,44 @@ class SavedSegment(models.Model):
     def get_absolute_url(self) -> str:
         return f"{reverse('leads:list')}?{self.query}"
 
-    def leads(self):
-        """The leads that match now (a queryset)."""
+    def _filterset(self):
         from django.http import QueryDict
 
         from .filters import LeadFilter
 
-        return LeadFilter(QueryDict(self.query), queryset=Lead.objects.all()).qs
+        return LeadFilter(QueryDict(self.query), queryset=Lead.objects.all())
+
+    def leads(self):
+        """The leads that match now (a queryset). None when the filters are no longer valid
+        (see ``problem``): the filter set would drop an invalid filter silently and match
+        every lead, and a campaign or an audience would take them all."""
+        filterset = self._filterset()
+        if not filterset.is_valid() or self._unknown(filterset):
+            return Lead.objects.none()
+        return filterset.qs
+
+    @staticmethod
+    def _unknown(filterset) -> list[str]:
+        """Parameters that are no filter (a typo made in the admin): ignored, they would
+        widen the segment, so the segment is broken instead."""
+        return sorted(set(filterset.data) - set(filterset.filters) - {"sort", "page"})
+
+    @cached_property
+    def problem(self) -> str:
+        """Why the segment matches no lead any more, in words; blank while its filters are
+        valid. A filter can become invalid after it was saved: the owner it names is
+        deactivated, a choice is removed."""
+        filterset = self._filterset()
+        unknown = self._unknown(filterset)
+        if filterset.is_valid() and not unknown:
+            return ""
+        reasons = [f"“{name}” is not a lead filter." for name in unknown]
+        for name, errors in filterset.errors.items():
+            text = " ".join(str(error) for error in errors)
+            if name in filterset.filters:
+                label = filterset.filters[name].label or name.replace("_", " ").capitalize()
+                values = ", ".join(filterset.data.getlist(name))
+                reasons.append(f"{label} “{values}”: {text}")
+            else:
+                reasons.append(text)
+        return "Its filters are no longer valid, so it matches no lead. " + " ".join(reasons)

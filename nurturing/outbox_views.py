@@ -200,18 +200,27 @@ def audiences(request: HttpRequest) -> HttpResponse:
     if segment_id:
         chosen = get_object_or_404(SavedSegment, pk=segment_id)
     context = {"segments": segments, "chosen": chosen, "cap": AUDIENCE_COUNT_CAP}
-    if chosen is not None:
+    if chosen is not None and chosen.problem:
+        context["refused"] = refused_audience(chosen)
+    elif chosen is not None:
         context["in_segment"] = count_capped(chosen.leads(), cap=AUDIENCE_COUNT_CAP)
         context["included"] = count_capped(audience_leads(chosen), cap=AUDIENCE_COUNT_CAP)
     return render(request, "nurturing/audiences.html", context)
 
 
+def refused_audience(segment: SavedSegment) -> str:
+    return f"The audience of “{segment}” cannot be exported. {segment.problem}"
+
+
 @require_GET
 @permission_required("leads.view_savedsegment", "leads.export_lead")
-def audience_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def audience_export(request: HttpRequest, pk: int) -> HttpResponse:
     """One column, ``email``, of hashed addresses; streamed from a server-side cursor, so a
-    million leads never sit in memory."""
+    million leads never sit in memory. A segment whose filters are no longer valid is
+    refused (409), saying why: an empty file would look like an audience that emptied."""
     segment = get_object_or_404(SavedSegment, pk=pk)
+    if segment.problem:
+        return HttpResponse(refused_audience(segment), status=409, content_type="text/plain; charset=utf-8")
     emails = audience_leads(segment).order_by("pk").values_list("email", flat=True)
 
     def lines() -> Iterator[bytes]:

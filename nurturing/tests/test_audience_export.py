@@ -5,6 +5,8 @@ segment's leads that consented to marketing and are not suppressed."""
 import csv
 import hashlib
 import io
+import re
+from html import unescape
 
 import pytest
 
@@ -92,3 +94,44 @@ def test_anonymous_visitors_are_sent_to_log_in(client, segment):
     response = client.get(f"/nurturing/audiences/{segment.pk}.csv")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+@pytest.fixture
+def broken(make_user) -> SavedSegment:
+    """``owner=alice``, and alice was deactivated since: the filter is no longer valid."""
+    alice = make_user("alice")
+    LeadFactory(email="alices@example.com", owner=alice, marketing_consent=True)
+    LeadFactory(email="someone-elses@example.com", marketing_consent=True)
+    segment = SavedSegment.objects.create(name="Alice's leads", query="owner=alice")
+    alice.is_active = False
+    alice.save()
+    return segment
+
+
+def test_a_broken_segment_is_not_exported(page_as, marketer, broken):
+    response = page_as(marketer).get(f"/nurturing/audiences/{broken.pk}.csv")
+
+    assert response.status_code == 409
+    assert not response.streaming
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Content-Disposition" not in response
+    assert response.content.decode() == (
+        "The audience of “Alice's leads” cannot be exported. Its filters are no longer valid, so it "
+        "matches no lead. Owner “alice”: Select a valid choice. That choice is not one of the available "
+        "choices."
+    )
+
+
+def test_the_page_refuses_a_broken_segment_and_says_why(page_as, marketer, broken):
+    response = page_as(marketer).get(f"/nurturing/audiences/?segment={broken.pk}")
+
+    assert response.status_code == 200
+    page = unescape(response.content.decode())
+    refused = re.search(r'<p class="error" role="alert" data-testid="audience-refused">([^<]*)</p>', page)
+    assert refused, "the page does not refuse the segment"
+    assert refused.group(1).startswith(
+        "The audience of “Alice's leads” cannot be exported. Its filters are no longer valid"
+    )
+    assert "Owner “alice”: Select a valid choice." in refused.group(1)
+    assert f"/nurturing/audiences/{broken.pk}.csv" not in page
+    assert "go into the file" not in page

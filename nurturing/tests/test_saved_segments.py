@@ -114,3 +114,103 @@ def test_blank_filters_are_left_out_and_no_filter_offers_no_segment(page_as, mar
 
     assert 'data-testid="save-segment-form"' not in blank
     assert '<input type="hidden" name="query" value="stage=mql">' in some
+
+
+# --- A segment whose filters stopped being valid ----------------------------------------------
+
+
+@pytest.fixture
+def alices_segment(make_user) -> SavedSegment:
+    """``owner=alice``, then alice is deactivated: the owner filter no longer accepts her, and
+    the filter set would silently drop it (and match every lead)."""
+    alice = make_user("alice")
+    LeadFactory(email="alices@example.com", owner=alice)
+    LeadFactory(email="someone-elses@example.com")
+    segment = SavedSegment.objects.create(name="Alice's leads", query="owner=alice")
+    assert [lead.email for lead in segment.leads()] == ["alices@example.com"]
+    assert segment.problem == ""
+    alice.is_active = False
+    alice.save()
+    return SavedSegment.objects.get(pk=segment.pk)
+
+
+def test_a_segment_whose_filter_became_invalid_matches_no_lead(alices_segment):
+    assert list(alices_segment.leads()) == []
+    assert alices_segment.problem == (
+        "Its filters are no longer valid, so it matches no lead. Owner “alice”: Select a valid choice. "
+        "That choice is not one of the available choices."
+    )
+
+
+def test_a_segment_with_a_removed_choice_says_which():
+    LeadFactory(stage="mql")
+    segment = SavedSegment.objects.create(name="Old stage", query="stage=mql&stage=nurture")
+
+    assert list(segment.leads()) == []
+    assert "Stage “mql, nurture”: Select a valid choice. nurture is not one of the available choices." in (
+        segment.problem
+    )
+
+
+def test_a_segment_campaign_triggers_no_lead_when_its_segment_is_broken(alices_segment):
+    from nurturing import services
+    from nurturing.tests.factories import campaign
+
+    made = campaign(trigger="segment", trigger_segment=alices_segment)
+
+    assert list(services.trigger_leads(made)) == []
+
+
+def test_the_lead_list_marks_a_broken_segment_and_says_why(page_as, sdr, alices_segment):
+    SavedSegment.objects.create(name="Customers", query="stage=customer")
+
+    html = page_as(sdr).get("/leads/").content.decode()
+
+    nav = re.search(r'<nav class="segments"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    working = [(unescape(href), name) for href, name in re.findall(r'<a href="([^"]*)">([^<]*)</a>', nav)]
+    assert working == [("/leads/?stage=customer", "Customers")]
+    broken = re.search(r'<a href="/leads/\?owner=alice"[^>]*data-testid="broken-segment">([^<]*)</a>', nav)
+    assert broken and unescape(broken.group(1)) == "Alice's leads"
+    assert 'title="Its filters are no longer valid, so it matches no lead. Owner “alice”' in broken.group(0)
+    problem = re.search(r'data-testid="segment-problem">([^<]*)<', nav).group(1)
+    assert unescape(problem).startswith("⚠ broken. Its filters are no longer valid")
+    assert "Owner “alice”: Select a valid choice." in unescape(problem)
+
+
+def test_the_campaign_page_warns_that_its_trigger_segment_is_broken(
+    page_as, marketer, manager, alices_segment
+):
+    from nurturing.tests.factories import campaign
+
+    made = campaign(trigger="segment", trigger_segment=alices_segment)
+
+    # In the page head; a manager (who may not edit) sees it in the settings' facts too.
+    for user, shown in ((marketer, 1), (manager, 2)):
+        html = unescape(page_as(user).get(f"/nurturing/campaigns/{made.pk}/").content.decode())
+        triggers = re.findall(r'<span data-testid="campaign-trigger">(.*?)</span>', html, re.S)
+        assert len(triggers) == shown
+        for trigger in triggers:
+            assert "Alice's leads</a>" in trigger
+            assert (
+                '<strong class="error" data-testid="trigger-problem">⚠ Broken segment. Its filters are no '
+                "longer valid, so it matches no lead. Owner “alice”: Select a valid choice." in trigger
+            )
+
+
+def test_the_campaign_page_has_no_warning_while_its_segment_works(page_as, marketer):
+    from nurturing.tests.factories import campaign
+
+    segment = SavedSegment.objects.create(name="Customers", query="stage=customer")
+    made = campaign(trigger="segment", trigger_segment=segment)
+
+    html = page_as(marketer).get(f"/nurturing/campaigns/{made.pk}/").content.decode()
+
+    assert 'data-testid="campaign-trigger"' in html and "Customers</a>" in html
+    assert 'data-testid="trigger-problem"' not in html
+
+
+def test_a_segment_with_a_parameter_that_is_no_filter_matches_nothing_and_says_why(marketer):
+    LeadFactory(stage="mql")
+    segment = SavedSegment.objects.create(name="Typo", query="stgae=mql")  # saved in the admin, say
+    assert not segment.leads().exists()
+    assert "“stgae” is not a lead filter." in segment.problem
