@@ -164,12 +164,22 @@ def step_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = StepForm(request.POST, prefix=NEW_STEP, instance=Step(campaign=campaign), campaign=campaign)
     if not form.is_valid():
         return _section(request, campaign, "steps", forms={NEW_STEP: form}, status=400)
-    with transaction.atomic():
-        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()  # one add at a time
-        step = form.save(commit=False)
-        step.position = (campaign.steps.aggregate(last=Max("position"))["last"] or 0) + 1
-        step.save()
+    try:
+        with transaction.atomic():
+            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()  # one add at a time
+            step = form.save(commit=False)
+            step.position = (campaign.steps.aggregate(last=Max("position"))["last"] or 0) + 1
+            step.save()
+            _check_live_flow(campaign)
+    except services.CampaignError as error:
+        return _section(request, campaign, "steps", forms={NEW_STEP: form}, error=str(error), status=400)
     return _section(request, campaign, "steps", saved=f"Step added: {step.describe_step()}.")
+
+
+def _check_live_flow(campaign: Campaign) -> None:
+    """A live campaign's flow is checked on every change (a draft's when it starts)."""
+    if campaign.is_live:
+        services.check_flow(campaign)
 
 
 @require_http_methods(["GET", "POST"])
@@ -186,7 +196,12 @@ def step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
         return _section(request, campaign, "steps", forms={step.pk: form}, plain_page=True)
     if not form.is_valid():
         return _section(request, campaign, "steps", forms={step.pk: form}, status=400)
-    step = form.save()
+    try:
+        with transaction.atomic():
+            step = form.save()
+            _check_live_flow(campaign)
+    except services.CampaignError as error:
+        return _section(request, campaign, "steps", forms={step.pk: form}, error=str(error), status=400)
     return _section(request, campaign, "steps", saved=f"Step saved: {step.describe_step()}.")
 
 

@@ -275,6 +275,10 @@ class Step(Condition):
                 errors["wait_from_hour"] = "An hour from 0 to 23."
             if self.wait_to_hour is not None and not 1 <= self.wait_to_hour <= 24:
                 errors["wait_to_hour"] = "An hour from 1 to 24."
+            if self.wait_from_hour is not None and self.wait_from_hour == self.wait_to_hour:
+                errors["wait_to_hour"] = (
+                    "The window is empty: give different hours (e.g. 18 to 9 spans the night)."
+                )
             if set(self.wait_weekdays) - set("0123456"):
                 errors["wait_weekdays"] = "Digits 0 (Monday) to 6 (Sunday)."
         elif self.kind == self.Kind.BRANCH:
@@ -364,6 +368,9 @@ class Enrollment(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     exit_reason = models.CharField(max_length=15, choices=ExitReason, blank=True)
+    error = models.CharField(
+        max_length=500, blank=True, help_text="Why its step could not run (it is tried again later)."
+    )
 
     class Meta:
         ordering = ["-enrolled_at", "-id"]

@@ -93,7 +93,10 @@ def click(request: HttpRequest, signed: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token) -> HttpResponse:
-    if _limited(request):
+    # Never limit the POST: mail providers send one-click unsubscribes from a few shared
+    # addresses, and refusing one would keep mailing someone who asked us to stop. It is
+    # idempotent and needs a token nobody can guess.
+    if request.method == "GET" and _limited(request):
         return _too_many(request)
     message = tracking.message_for_token(token)
     if message is None or message.kind != Message.Kind.MARKETING:

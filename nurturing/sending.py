@@ -16,6 +16,7 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -66,8 +67,13 @@ def claim(message_ids: list[int]) -> list[Message]:
 
 
 def send_messages(message_ids: list[int]) -> SendResult:
+    """Claim the rows of ``message_ids`` that are still queued, and send them."""
+    return deliver(claim(message_ids))
+
+
+def deliver(messages: list[Message]) -> SendResult:
+    """Send claimed rows over one SMTP connection."""
     result = SendResult()
-    messages = claim(message_ids)
     if not messages:
         return result
     suppressed = dict(
@@ -75,14 +81,22 @@ def send_messages(message_ids: list[int]) -> SendResult:
     )
     connection = get_connection()
     try:
-        connection.open()  # one connection for the batch
+        try:
+            connection.open()  # one connection for the batch
+        except (smtplib.SMTPException, OSError) as error:
+            _later(messages, f"The mail server cannot be reached: {error}", result)
+            return result
         for index, message in enumerate(messages):
             if not _rate_allows():
                 result.rate_limited = True
                 _release([m.pk for m in messages[index:]])
                 result.retry += [m.pk for m in messages[index:]]
                 break
-            _send_one(message, connection, result, suppressed)
+            try:
+                _send_one(message, connection, result, suppressed)
+            except Exception as error:  # noqa: BLE001 - one bad message must not hold back the rest
+                log.exception("Message %s could not be sent", message.pk)
+                _fail(message, f"Could not be sent: {error}", result)
     finally:
         try:
             connection.close()
@@ -103,29 +117,63 @@ def _send_one(message: Message, connection, result: SendResult, suppressed: dict
     except rendering.TemplateError as error:
         _fail(message, f"The template cannot be rendered: {error}", result)
         return
+    if not _still_ours(message):
+        return  # a slow batch: the sweeper gave this row to another worker meanwhile
     try:
         connection.send_messages([email])
     except smtplib.SMTPRecipientsRefused as error:
-        _fail(message, f"The server refused the recipient: {error.recipients}", result)
+        code, reply = next(iter(error.recipients.values()), (0, b""))
+        reply = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        if 400 <= code < 500:  # greylisting, a full mailbox: try again later
+            _later([message], f"The server said later: {code} {reply}", result)
+        else:  # the address does not exist: a hard bounce
+            _fail(message, f"The server refused the recipient: {code} {reply}", result)
+            from .tracking import suppress
+
+            suppress(message.to_email, Suppression.Reason.BOUNCED, f"{code} {reply}"[:500], message)
         return
     except (smtplib.SMTPException, OSError) as error:
         # Nothing was accepted: send again later (with backoff), over a fresh connection.
-        if message.attempts >= MAX_ATTEMPTS:
-            _fail(message, f"Gave up after {message.attempts} attempts: {error}", result)
-        else:
-            Message.objects.filter(pk=message.pk).update(
-                status=Message.Status.QUEUED, error=str(error)[:2000]
-            )
-            result.retry.append(message.pk)
+        _later([message], str(error), result)
         with contextlib.suppress(Exception):
             connection.close()
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.open()
         return
     # What went out is stored with the "sent" mark, in one statement. Should the worker die
     # before it, a resend renders the same content again.
-    Message.objects.filter(pk=message.pk).update(
+    Message.objects.filter(pk=message.pk, claimed_at=message.claimed_at).update(
         status=Message.Status.SENT, sent_at=timezone.now(), error="", **stored
     )
     result.sent.append(message.pk)
+
+
+# A row claimed longer ago than this is checked again before it is sent (the sweeper takes
+# rows back only after ``services.STUCK_SENDING``; the margin allows for clock differences).
+RECHECK_AFTER = timedelta(minutes=5)
+
+
+def _still_ours(message: Message) -> bool:
+    now = timezone.now()
+    if now - message.claimed_at < RECHECK_AFTER:
+        return True
+    mine = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, claimed_at=message.claimed_at)
+    if not mine.update(claimed_at=now):
+        return False
+    message.claimed_at = now
+    return True
+
+
+def _later(messages: list[Message], error: str, result: SendResult) -> None:
+    """Nothing was accepted: queued again for a retry, or failed after ``MAX_ATTEMPTS``."""
+    done = [m.pk for m in messages if m.attempts >= MAX_ATTEMPTS]
+    again = [m.pk for m in messages if m.attempts < MAX_ATTEMPTS]
+    Message.objects.filter(pk__in=done).update(
+        status=Message.Status.FAILED, error=f"Gave up after {MAX_ATTEMPTS} attempts: {error}"[:2000]
+    )
+    Message.objects.filter(pk__in=again).update(status=Message.Status.QUEUED, error=error[:2000])
+    result.failed += done
+    result.retry += again
 
 
 def _fail(message: Message, error: str, result: SendResult) -> None:
@@ -185,19 +233,24 @@ def compose(message: Message) -> rendering.Rendered:
 
     def track(match):
         url = match.group(2).replace("&amp;", "&")
-        if url in keep:
+        # Only the addresses the marketer wrote are tracked (and so signed): a link built from
+        # lead data, say a website a form visitor typed, is left as it is, never made into a
+        # redirect through LeadApp.
+        written = url in template.html_body or url.replace("&", "&amp;") in template.html_body
+        if url in keep or not written:
             return match.group(0)
         return f"{match.group(1)}{escape(links.click_url(token, url))}{match.group(3)}"
 
     body = _HREF.sub(track, content.html)
     footer_html = footer_text = ""
-    if "unsubscribe_url" not in template.html_body:
+    # Judged on what this lead gets: a link inside a block the lead does not see does not count.
+    if unsubscribe not in content.html:
         footer_html = (
             '<p style="font-size:12px;color:#666;margin-top:24px">You receive this e-mail because you '
             f'agreed to hear from us. <a href="{escape(unsubscribe)}">Unsubscribe</a> · '
             f'<a href="{escape(preferences)}">Preferences</a></p>'
         )
-    if "unsubscribe_url" not in (template.text_body or template.html_body):
+    if unsubscribe not in content.text:
         footer_text = f"\n--\nUnsubscribe: {unsubscribe}\nPreferences: {preferences}\n"
     hidden = (
         '<div style="display:none;max-height:0;overflow:hidden">' + escape(content.preheader) + "</div>"

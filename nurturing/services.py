@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leadapp.db import insert_rows
 from leads import services as lead_services
-from leads.models import Activity, Lead, Stage, Submission
+from leads.models import Activity, Lead, Stage, StageChange, Submission
 from leads.signals import leads_changed
 
 from .models import BranchOn, Campaign, Enrollment, Message, Step, Suppression
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # wait between them takes one round per step).
 DISPATCH_BATCH = 2_000
 DISPATCH_ROUNDS = 25
+# A step that fails (say, a move to a campaign that is not running) is tried again this much later.
+STEP_RETRY = timedelta(minutes=15)
 
 SALES_STAGES = [Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
 
@@ -49,6 +51,43 @@ def live_steps(campaign: Campaign) -> list[Step]:
     return [step for step in campaign.steps.all() if not step.removed]
 
 
+def check_flow(campaign: Campaign) -> None:
+    """Refuse a flow in which a lead could go round a loop with no wait in it: the
+    dispatcher would run it again and again."""
+    steps = live_steps(campaign)
+    index = {step.pk: i for i, step in enumerate(steps)}
+
+    def after(step: Step) -> list[int]:
+        if step.kind in (Step.Kind.END, Step.Kind.MOVE_TO_CAMPAIGN):
+            return []
+        following = steps[index[step.pk] + 1].pk if index[step.pk] + 1 < len(steps) else None
+        if step.kind == Step.Kind.BRANCH:
+            targets = [step.yes_step_id or following, step.no_step_id or following]
+        else:
+            targets = [following]
+        return [t for t in targets if t in index]
+
+    # Depth-first over the steps that are not waits: a cycle there has no wait in it.
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+
+    def visit(pk: int) -> bool:
+        state[pk] = 1
+        for target in after(steps[index[pk]]):
+            if steps[index[target]].kind == Step.Kind.WAIT:
+                continue
+            if state.get(target) == 1 or (state.get(target) is None and visit(target)):
+                return True
+        state[pk] = 2
+        return False
+
+    for step in steps:
+        if step.kind != Step.Kind.WAIT and step.pk not in state and visit(step.pk):
+            raise CampaignError(
+                "A branch leads back to an earlier step with no wait in between: leads would go round "
+                "it for ever. Add a wait step to the loop, or point the branch elsewhere."
+            )
+
+
 def activate(campaign: Campaign) -> None:
     """Start (or resume) a campaign: due steps run again and held e-mails go out."""
     if campaign.status == Campaign.Status.ARCHIVED:
@@ -56,11 +95,12 @@ def activate(campaign: Campaign) -> None:
     steps = live_steps(campaign)
     if not steps:
         raise CampaignError("Add at least one step before starting the campaign.")
-    for step in steps:
+    for number, step in enumerate(steps, start=1):
         try:
             step.full_clean()
         except Exception as error:
-            raise CampaignError(f"Step {step.position} is not complete: {error}") from None
+            raise CampaignError(f"Step {number} is not complete: {error}") from None
+    check_flow(campaign)
     with transaction.atomic():
         was_paused = campaign.status == Campaign.Status.PAUSED
         campaign.status = Campaign.Status.ACTIVE
@@ -142,15 +182,18 @@ def enroll(campaign: Campaign, leads: QuerySet[Lead], *, via: str = "manual", by
         raise CampaignError(f"“{campaign}” has no steps.")
     now = now or timezone.now()
     before = Enrollment.objects.filter(campaign=campaign, lead=OuterRef("pk"))
-    if campaign.reenroll:
+    state_trigger = (
+        campaign.trigger in (Campaign.Trigger.GRADE, Campaign.Trigger.SEGMENT) and via == campaign.trigger
+    )
+    if campaign.reenroll and not state_trigger:
         before = before.filter(status=Enrollment.Status.ACTIVE)
     ids = leads.order_by().filter(~Exists(before)).values("pk")
     select_sql, params = ids.query.sql_with_params()
     table = connection.ops.quote_name(Enrollment._meta.db_table)
     sql = (
         f"INSERT INTO {table} (campaign_id, lead_id, status, step_id, due_at, enrolled_at, "  # noqa: S608
-        "enrolled_via, enrolled_by_id, exit_reason) "
-        f"SELECT %s, lead_ids.pk, %s, %s, %s, %s, %s, %s, '' FROM ({select_sql}) lead_ids WHERE 1 = 1 "
+        "enrolled_via, enrolled_by_id, exit_reason, error) "
+        f"SELECT %s, lead_ids.pk, %s, %s, %s, %s, %s, %s, '', '' FROM ({select_sql}) lead_ids WHERE 1 = 1 "
         "ON CONFLICT DO NOTHING"
     )
     by_id = by.pk if by is not None else None
@@ -178,11 +221,21 @@ def trigger_leads(campaign: Campaign) -> QuerySet[Lead]:
             lead=OuterRef("pk"), form_id=campaign.trigger_form_id, submitted_at__gte=campaign.activated_at
         ).filter(~Exists(later))
         return leads.filter(Exists(submitted))
+    if campaign.trigger == Campaign.Trigger.STAGE:
+        # Reaching the stage since the campaign started, and not enrolled since: a lead
+        # recycled twice goes through a re-enrolling campaign twice.
+        later = Enrollment.objects.filter(
+            campaign=campaign, lead=OuterRef("lead"), enrolled_at__gte=OuterRef("changed_at")
+        )
+        reached = StageChange.objects.filter(
+            lead=OuterRef("pk"), to_stage=campaign.trigger_stage, changed_at__gte=campaign.activated_at
+        ).filter(~Exists(later))
+        return leads.filter(stage=campaign.trigger_stage).filter(Exists(reached))
+    # A grade or a segment is a state, not an event: a lead matching it enters once (see
+    # ``enroll``), or it would start the campaign again every minute after finishing it.
     if campaign.trigger == Campaign.Trigger.GRADE:
         grades = [g for g in Grade.values if g <= campaign.trigger_grade]
         return leads.filter(score__grade__in=grades)
-    if campaign.trigger == Campaign.Trigger.STAGE:
-        return leads.filter(stage=campaign.trigger_stage)
     if campaign.trigger == Campaign.Trigger.SEGMENT and campaign.trigger_segment_id:
         return campaign.trigger_segment.leads()
     return leads.none()
@@ -222,9 +275,12 @@ def exit_conditions() -> list[tuple[str, Q]]:
         kind=OuterRef("campaign__goal_activity"),
         occurred_at__gte=OuterRef("enrolled_at"),
     )
+    # Only a stage reached since enrolling ends it: a customer onboarding campaign, or one
+    # started by reaching SQL, keeps the leads that were there when they entered.
+    moved_since = Q(lead__stage_changed_at__gt=F("enrolled_at"))
     return [
-        (Enrollment.ExitReason.CONVERTED, Q(lead__stage=Stage.CUSTOMER)),
-        (Enrollment.ExitReason.ACCEPTED, Q(lead__stage__in=SALES_STAGES)),
+        (Enrollment.ExitReason.CONVERTED, Q(lead__stage=Stage.CUSTOMER) & moved_since),
+        (Enrollment.ExitReason.ACCEPTED, Q(lead__stage__in=SALES_STAGES) & moved_since),
         (
             Enrollment.ExitReason.UNSUBSCRIBED,
             Q(
@@ -318,7 +374,17 @@ def dispatch(
                 if step is None:  # past the last step (after a final wait), or its step was deleted
                     _finish(Enrollment.objects.filter(pk__in=[m[0] for m in members]), "", now)
                     continue
-                result.messages += _run_step(step, members, now, plans)
+                try:
+                    with transaction.atomic():  # one step that fails holds back only its own leads
+                        result.messages += _run_step(step, members, now, plans)
+                except Exception as error:  # noqa: BLE001 - recorded on the enrollments, retried
+                    log.exception(
+                        "Campaign %s, step %s failed for %d lead(s)", step.campaign_id, step.pk, len(members)
+                    )
+                    Enrollment.objects.filter(pk__in=[m[0] for m in members]).update(
+                        due_at=now + STEP_RETRY, error=f"{step.describe_step()}: {error}"[:500]
+                    )
+                    continue
                 result.steps_run += len(members)
         if hand_over:
             transaction.on_commit(lambda ids=list(result.messages): enqueue(ids), robust=True)
@@ -351,7 +417,7 @@ def _move(enrollment_ids: list[int], to: Step | None, due: datetime, now: dateti
     if to is None and due <= now:
         _finish(enrollments, "", now)
     else:
-        enrollments.update(step=to, due_at=due)
+        enrollments.update(step=to, due_at=due, error="")
 
 
 def _run_step(step: Step, members: list[tuple[int, int]], now: datetime, plans: _Plans) -> list[int]:
@@ -384,9 +450,11 @@ def _run_step(step: Step, members: list[tuple[int, int]], now: datetime, plans: 
     elif step.kind == kind.NOTIFY_OWNER:
         messages = _notify_owners(step, members)
     elif step.kind == kind.MOVE_TO_CAMPAIGN:
+        if step.target is None:
+            raise CampaignError("The campaign to move to was deleted.")
         _finish(Enrollment.objects.filter(pk__in=enrollment_ids), Enrollment.ExitReason.MOVED, now)
-        if step.target and step.target.status == Campaign.Status.ACTIVE:
-            enroll(step.target, Lead.objects.filter(pk__in=lead_ids), via="campaign", now=now)
+        # A draft or archived target raises: the leads wait at this step until it runs.
+        enroll(step.target, Lead.objects.filter(pk__in=lead_ids), via="campaign", now=now)
         return []
     elif step.kind == kind.END:
         following = None
@@ -402,12 +470,15 @@ def wait_until(step: Step, now: datetime) -> datetime:
         return moment
     days = {int(d) for d in step.wait_weekdays} or set(range(7))
     start, end = step.wait_from_hour or 0, step.wait_to_hour or 24
+    # From 18 to 9 spans the night: the evening belongs to the day it starts on.
+    hours = set(range(start, end)) if start < end else set(range(start, 24)) | set(range(end))
     local = timezone.localtime(moment)
     for _ in range(8 * 24 + 1):
-        if local.weekday() in days and start <= local.hour < end:
+        day = local.weekday() if start < end or local.hour >= start else (local.weekday() - 1) % 7
+        if day in days and local.hour in hours:
             return local
         local = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    return moment  # an empty window (e.g. from 18 to 9): no constraint rather than never
+    return moment  # unreachable for a valid step (Step.clean refuses an empty window)
 
 
 def branch_condition(step: Step) -> Q:
@@ -572,6 +643,7 @@ def enqueue(message_ids: list[int]) -> None:
         Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).update(enqueued_at=timezone.now())
 
 
+# A row "sending" for longer than this lost its worker (``sending.RECHECK_AFTER`` is shorter).
 STUCK_SENDING = timedelta(minutes=10)
 LOST_IN_QUEUE = timedelta(minutes=10)
 
@@ -579,10 +651,14 @@ LOST_IN_QUEUE = timedelta(minutes=10)
 def sweep_outbox(now: datetime | None = None) -> int:
     """Put back what a dead worker left "sending" (SMTP had not accepted it, or the row
     would say sent) and hand again to workers the rows no worker took; returns how many."""
+    from .sending import MAX_ATTEMPTS
+
     now = now or timezone.now()
-    Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now - STUCK_SENDING).update(
-        status=Message.Status.QUEUED, error="The worker stopped while sending; sent again."
+    stuck = Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now - STUCK_SENDING)
+    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=Message.Status.FAILED, error=f"Gave up: {MAX_ATTEMPTS} attempts stopped while sending."
     )
+    stuck.update(status=Message.Status.QUEUED, error="The worker stopped while sending; sent again.")
     lost = (
         Message.objects.filter(status=Message.Status.QUEUED)
         .filter(

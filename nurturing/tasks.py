@@ -1,8 +1,12 @@
 """Celery tasks of the nurturing app: thin, idempotent wrappers around services."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from . import sending, services
+from .models import Message
 
 # Temporary SMTP failures are retried with backoff: 1, 2, 4, 8 … minutes.
 RETRY_BASE_SECONDS = 60
@@ -32,5 +36,10 @@ def send_messages(self, message_ids: list[int]) -> int:
     result = sending.send_messages(message_ids)
     if result.retry:
         backoff = min(RETRY_BASE_SECONDS * 2**self.request.retries, 3600)
-        raise self.retry(args=(result.retry,), countdown=60 if result.rate_limited else backoff)
+        countdown = 60 if result.rate_limited else backoff
+        # When the retry is due, so that the sweeper does not hand the rows over before it.
+        Message.objects.filter(pk__in=result.retry, status=Message.Status.QUEUED).update(
+            enqueued_at=timezone.now() + timedelta(seconds=countdown)
+        )
+        raise self.retry(args=(result.retry,), countdown=countdown)
     return len(result.sent)

@@ -170,8 +170,11 @@ LEADAPP_BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
 # Campaign e-mails sent per minute at most, over all workers (0: no limit). Counted in the
 # cache, so CACHE_URL must point at Redis for the limit to hold across processes.
 NURTURING_RATE_PER_MINUTE = env.int("NURTURING_RATE_PER_MINUTE", default=0)
-# Opens, clicks and unsubscribes per client IP (django-ratelimit's rate syntax).
-NURTURING_LINK_RATE = env.str("NURTURING_LINK_RATE", default="300/m")
+# Opens, clicks and preference pages per client IP (django-ratelimit's rate syntax). Generous:
+# the image proxies of the big mailbox providers load pixels from a few shared addresses.
+NURTURING_LINK_RATE = env.str("NURTURING_LINK_RATE", default="3000/m")
+# SMTP connect/read timeout, seconds: a stalled server cannot hold a worker indefinitely.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # Anymail's tracking webhooks (bounces, complaints) check this basic-auth "user:password".
 ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
 

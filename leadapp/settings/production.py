@@ -10,6 +10,8 @@ from .base import VAR_DIR, env
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # no default: refuse to start without a real key
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Campaign e-mails link back here: no default, or e-mails would point at localhost.
+LEADAPP_BASE_URL = env.str("BASE_URL")
 
 # Rate limits and throttles must be shared by every web process: a cache server, no default.
 CACHES = {"default": env.cache("CACHE_URL")}

@@ -29,7 +29,8 @@ class SMTPSink:
         self.hold: set[str] = set()  # recipients whose DATA waits for ``release``
         self.holding = threading.Event()
         self.release = threading.Event()
-        self.greylist: set[str] = set()  # recipients refused once with a 451
+        self.greylist: set[str] = set()  # recipients refused once with a 451 at DATA
+        self.refuse_rcpt: dict[str, int] = {}  # recipient → reply code at RCPT TO (once for 4xx)
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -44,6 +45,16 @@ class SMTPSink:
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        code = self.refuse_rcpt.get(address)
+        if code:
+            if code < 500:
+                del self.refuse_rcpt[address]
+                return f"{code} 4.2.0 Mailbox busy, try again later"
+            return f"{code} 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         recipients = set(envelope.rcpt_tos)

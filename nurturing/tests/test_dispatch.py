@@ -227,3 +227,106 @@ def test_a_final_wait_keeps_the_lead_in_the_campaign_until_it_ends():
         services.dispatch()
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED
+
+
+def test_a_step_that_fails_holds_back_only_its_own_leads_and_runs_when_it_can():
+    target = campaign(steps=[send(template(name="There"))], name="Target", status=Campaign.Status.DRAFT)
+    mover = campaign(steps=[{"kind": Step.Kind.MOVE_TO_CAMPAIGN, "target": target}], name="Mover")
+    other = campaign(steps=[send(template(name="Other"))], name="Other")
+    a, b = consenting(2)
+    enroll(mover, [a])
+    enroll(other, [b])
+
+    services.dispatch()  # the target is a draft: the move cannot happen yet
+    waiting = Enrollment.objects.get(campaign=mover)
+    assert waiting.status == Enrollment.Status.ACTIVE and "draft" in waiting.error
+    assert Message.objects.get().lead == b  # the other campaign went ahead
+
+    services.activate(target)
+    with time_machine.travel(timezone.now() + services.STEP_RETRY + timedelta(minutes=1)):
+        services.dispatch()
+    assert Enrollment.objects.get(campaign=mover).exit_reason == Enrollment.ExitReason.MOVED
+    assert Message.objects.filter(lead=a, campaign=target).exists()
+
+
+def test_moving_to_a_paused_campaign_enrolls_the_lead_there_to_wait():
+    target = campaign(steps=[send(template(name="There"))], name="Target")
+    services.pause(target)
+    mover = campaign(steps=[{"kind": Step.Kind.MOVE_TO_CAMPAIGN, "target": target}], name="Mover")
+    (lead,) = consenting(1)
+    enroll(mover, [lead])
+    services.dispatch()
+    assert Enrollment.objects.get(campaign=target, lead=lead).status == Enrollment.Status.ACTIVE
+
+
+def test_a_campaign_for_sales_stages_keeps_leads_that_were_there_when_they_entered():
+    from leads.services import change_stage
+
+    made = campaign(steps=[send(), wait(wait_days=1), send(template(name="Second"))])
+    sql, customer = consenting(1, stage=Stage.SQL)[0], consenting(1, stage=Stage.CUSTOMER)[0]
+    enroll(made, [sql, customer])
+    services.dispatch()
+    assert Message.objects.count() == 2  # nobody left for being in SQL or a customer already
+    change_stage(Lead.objects.get(pk=sql.pk), to_stage=Stage.CUSTOMER, reason="Won")
+    assert Enrollment.objects.get(lead=sql).exit_reason == Enrollment.ExitReason.CONVERTED
+    assert Enrollment.objects.get(lead=customer).status == Enrollment.Status.ACTIVE
+
+
+def test_a_loop_with_no_wait_is_refused_and_one_with_a_wait_is_fine():
+    made = campaign(steps=[send(), {"kind": Step.Kind.BRANCH, "branch_on": "stage", "value": "new"}, send()])
+    first, fork, _ = steps_of(made)
+    made.status = Campaign.Status.DRAFT
+    made.save()
+    fork.yes_step = first
+    fork.save()
+    with pytest.raises(services.CampaignError, match="no wait"):
+        services.activate(made)
+    Step.objects.create(campaign=made, kind=Step.Kind.WAIT, wait_days=7, position=first.position - 1)
+    fork.yes_step = made.steps.get(kind=Step.Kind.WAIT)
+    fork.save()
+    services.activate(made)
+    assert Campaign.objects.get(pk=made.pk).status == Campaign.Status.ACTIVE
+
+
+def test_a_wait_window_across_midnight():
+    made = campaign(steps=[wait(wait_from_hour=18, wait_to_hour=9), send()])
+    (step,) = [s for s in steps_of(made) if s.kind == Step.Kind.WAIT]
+    noon = timezone.make_aware(timezone.datetime(2026, 3, 4, 12, 0))
+    two_am = timezone.make_aware(timezone.datetime(2026, 3, 4, 2, 0))
+    assert services.wait_until(step, noon) == noon.replace(hour=18)
+    assert services.wait_until(step, two_am) == two_am
+
+
+def test_a_stage_trigger_enrolls_on_reaching_the_stage_and_again_only_on_reaching_it_again():
+    from leads.services import change_stage
+
+    campaign(steps=[send()], trigger=Campaign.Trigger.STAGE, trigger_stage=Stage.RECYCLED, reenroll=True)
+    already, lead = consenting(1, stage=Stage.RECYCLED)[0], consenting(1)[0]
+    services.enroll_triggered()
+    assert not Enrollment.objects.exists()  # "reaches": being there before the start is not it
+
+    change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.RECYCLED, reason="Not now")
+    services.dispatch()
+    for _ in range(3):  # beat, again and again: no new enrollment without a new transition
+        services.enroll_triggered()
+        services.dispatch()
+    assert Enrollment.objects.filter(lead=lead).count() == 1
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.NEW, reason="Back")
+        change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.RECYCLED, reason="Not now, again")
+    assert Enrollment.objects.filter(lead=lead).count() == 2
+    assert not Enrollment.objects.filter(lead=already).exists()
+
+
+def test_a_grade_trigger_enrolls_a_lead_once_even_when_re_enrollment_is_allowed():
+    from scoring.models import LeadScore
+
+    made = campaign(steps=[send()], trigger=Campaign.Trigger.GRADE, trigger_grade="B", reenroll=True)
+    (lead,) = consenting(1)
+    LeadScore.objects.create(lead=lead, grade="A")
+    for _ in range(3):
+        services.enroll_triggered()
+        services.dispatch()
+    assert Enrollment.objects.filter(campaign=made).count() == 1
+    assert Message.objects.count() == 1

@@ -71,3 +71,61 @@ def test_consent_withdrawn_or_suppressed_after_dispatch_is_still_not_sent(smtp):
         "changed@example.com": "No marketing consent.",
         "bounced@example.com": "Suppressed (bounced).",
     }
+
+
+def test_a_temporary_refusal_of_the_recipient_is_retried_and_a_permanent_one_bounces(smtp):
+    ids = outbox_for("busy@example.com", "gone@example.com")
+    smtp.refuse_rcpt.update({"busy@example.com": 450, "gone@example.com": 550})
+
+    result = sending.send_messages(ids)
+    busy = Message.objects.get(to_email="busy@example.com")
+    gone = Message.objects.get(to_email="gone@example.com")
+    assert (busy.status, result.retry) == (Message.Status.QUEUED, [busy.pk])
+    assert gone.status == Message.Status.FAILED and "550" in gone.error
+    # A hard bounce suppresses the address: it is never mailed again.
+    assert Suppression.objects.get(email="gone@example.com").reason == Suppression.Reason.BOUNCED
+
+    sending.send_messages(result.retry)
+    assert len(smtp.to("busy@example.com")) == 1 and not smtp.to("gone@example.com")
+
+
+def test_a_mail_server_that_cannot_be_reached_keeps_the_batch_for_later_then_gives_up(settings, smtp):
+    from nurturing.tests.smtp import free_port
+
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    ids = outbox_for("a@example.com", "b@example.com")
+    for attempt in range(1, sending.MAX_ATTEMPTS + 1):
+        result = sending.send_messages(ids)
+        statuses = set(Message.objects.values_list("status", flat=True))
+        if attempt < sending.MAX_ATTEMPTS:
+            assert statuses == {Message.Status.QUEUED} and sorted(result.retry) == sorted(ids)
+            assert "cannot be reached" in Message.objects.first().error
+    assert statuses == {Message.Status.FAILED}
+
+
+def test_a_batch_so_slow_that_the_sweeper_gave_its_rows_to_another_worker_sends_nothing_twice(smtp):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    ids = outbox_for("slow1@example.com", "slow2@example.com")
+    slow = sending.claim(ids)  # the first worker claims, then stalls
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert services.sweep_outbox() == 2  # its rows look abandoned: handed over again
+        sending.send_messages(ids)  # another worker sends them
+        sending.deliver(slow)  # the first worker wakes up and carries on with its batch
+    assert len(smtp.to("slow1@example.com")) == 1 and len(smtp.to("slow2@example.com")) == 1
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_rest_of_the_batch_goes_out(smtp):
+    ids = outbox_for("ok@example.com", "broken@example.com")
+    # Its step was deleted (say, in the admin) after the row was written: nothing to render.
+    Message.objects.filter(to_email="broken@example.com").update(step=None)
+
+    result = sending.send_messages(ids)
+
+    broken = Message.objects.get(to_email="broken@example.com")
+    assert broken.status == Message.Status.FAILED and "Could not be sent" in broken.error
+    assert len(result.sent) == 1 and len(smtp.to("ok@example.com")) == 1
