@@ -158,7 +158,7 @@ def template_preview_leads(request: HttpRequest) -> HttpResponse:
 @writer_required
 def template_plain_text(request: HttpRequest) -> HttpResponse:
     """The plain-text field filled from the posted HTML body (not saved until the form is)."""
-    html_body = request.POST.get("html_body", "")
+    html_body = request.POST.get("html_body", "")[:MAX_HTML]  # the form refuses more anyway
     # Cleaned when it can be; else as it is: the text part has no markup to fear, and the HTML
     # body's mistake shows in the preview.
     with suppress(MergeTagError):
