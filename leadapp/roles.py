@@ -18,6 +18,8 @@ _READ_LEADS = ["leads.view_lead", "leads.view_activity", "leads.view_stagechange
 _WORK_LEADS = [*_READ_LEADS, "leads.add_lead", "leads.change_lead", "leads.add_activity"]
 
 _EXPORT_LEADS = ["leads.export_lead"]
+# Managers override the lifecycle rules (recorded as forced); see leads/lifecycle.py.
+_FORCE_STAGE = ["leads.force_stage"]
 _IMPORT_LEADS = ["leads.view_leadimport", "leads.add_leadimport"]
 _VIEW_FORMS = ["leads.view_captureform", "leads.view_submission"]
 _BUILD_FORMS = [*_VIEW_FORMS, "leads.add_captureform", "leads.change_captureform", "leads.delete_captureform"]
@@ -61,7 +63,7 @@ _RUN_NURTURING = [
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS, *_TUNE_SCORING, *_RUN_NURTURING],
     SALES: [*_WORK_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
-    MANAGER: [*_READ_LEADS, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
+    MANAGER: [*_READ_LEADS, *_FORCE_STAGE, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
 ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]

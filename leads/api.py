@@ -14,6 +14,7 @@ from leadapp.api import validation_error_response
 
 from . import services
 from .filters import LeadFilter
+from .lifecycle import TransitionNotAllowed
 from .models import Activity, ActivitySource, CreatedVia, Lead
 from .serializers import (
     ActivitySerializer,
@@ -55,6 +56,7 @@ class LeadViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         email, custom = data.pop("email"), data.pop("custom", {})
+        data.pop("stage_reason", None)
         try:
             lead = services.create_lead(
                 email=email, data=data, custom=custom, created_via=CreatedVia.API, by=self.request.user
@@ -65,10 +67,13 @@ class LeadViewSet(
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
+        reason = data.pop("stage_reason", "")
         try:
-            services.update_lead(serializer.instance, data=data, by=self.request.user)
+            services.update_lead(serializer.instance, data=data, by=self.request.user, reason=reason)
         except services.DuplicateEmail as exc:
             raise _duplicate(exc) from None
+        except TransitionNotAllowed as exc:
+            raise ValidationError({"stage": [str(exc)]}) from None
         serializer.instance = self._reread(serializer.instance)
 
     def _reread(self, lead: Lead) -> Lead:

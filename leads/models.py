@@ -126,7 +126,10 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("export_lead", "Can export leads to CSV")]
+        permissions = [
+            ("export_lead", "Can export leads to CSV"),
+            ("force_stage", "Can force a stage change the lifecycle rules refuse"),
+        ]
         indexes = [
             # The lead list: newest first, alone or behind one filter.
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),

@@ -1,8 +1,13 @@
 """Read-side queries shared by the pages, the API and (later) the reports."""
 
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from .filters import SORTS, LeadFilter
+from .lifecycle import stage_name
 from .models import Activity, Lead, Stage
 
 
@@ -42,3 +47,38 @@ def lead_timeline(lead: Lead, *, before_id: int | None = None, size: int = 25) -
             )
     rows = list(queryset.order_by("-occurred_at", "-id")[: size + 1])
     return rows[:size], len(rows) > size
+
+
+class StageSpell(NamedTuple):
+    """One stay of a lead in a stage; ``left_at`` is None for the stage it is in now."""
+
+    stage: str
+    entered_at: datetime
+    left_at: datetime | None
+    duration: timedelta
+
+    @property
+    def stage_name(self) -> str:
+        return stage_name(self.stage)
+
+    @property
+    def duration_text(self) -> str:
+        seconds = max(0, int(self.duration.total_seconds()))
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds >= size:
+                n = seconds // size
+                return f"{n} {unit}{'s' if n != 1 else ''}"
+        return "under a minute"
+
+
+def stage_durations(lead: Lead, *, now: datetime | None = None) -> list[StageSpell]:
+    """The time the lead spent in each stage, oldest first, from its stage history (the
+    lead's velocity): each change starts a stay that the next change ends; the last stay
+    lasts until ``now``."""
+    now = now or timezone.now()
+    changes = list(lead.stage_changes.order_by("changed_at", "id").values_list("to_stage", "changed_at"))
+    spells = []
+    for index, (stage, entered_at) in enumerate(changes):
+        left_at = changes[index + 1][1] if index + 1 < len(changes) else None
+        spells.append(StageSpell(stage, entered_at, left_at, (left_at or now) - entered_at))
+    return spells

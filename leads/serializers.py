@@ -54,7 +54,18 @@ class LeadSerializer(serializers.ModelSerializer):
         required=False,
         allow_null=True,
     )
-    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    stage = serializers.ChoiceField(
+        choices=Stage.choices,
+        required=False,
+        help_text="A change must follow the lifecycle rules (see the README's Lifecycle section).",
+    )
+    stage_reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="Why the stage changes: required for recycled, disqualified and lost.",
+    )
     score = serializers.SerializerMethodField(
         help_text="The current score; null when the lead is not scored yet or you may not read scores."
     )
@@ -82,6 +93,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "utm_content",
             "referrer",
             "stage",
+            "stage_reason",
             "stage_changed_at",
             "owner",
             "marketing_consent",

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from leadapp.db import insert_rows
 
+from . import lifecycle
 from .models import (
     Activity,
     ActivityKind,
@@ -82,9 +84,12 @@ def upsert_lead(
     return lead, False
 
 
-def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "") -> Lead:
+def update_lead(
+    lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "", forced: bool = False
+) -> Lead:
     """Edit a lead as a user or API client does: the given fields are set as given (blank
-    included); a stage change goes through ``change_stage`` so that it is in the history."""
+    included); a stage change goes through ``change_stage`` so that it is in the history and
+    follows the lifecycle rules (``TransitionNotAllowed`` leaves the lead as it was)."""
     data = dict(data)
     new_stage = data.pop("stage", None)
     try:
@@ -98,7 +103,7 @@ def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "
             # stage times) is not overwritten with what this instance read earlier.
             lead.save(update_fields=[*data, "updated_at"])
             if new_stage and new_stage != current_stage:
-                change_stage(lead, to_stage=new_stage, by=by, reason=reason)
+                change_stage(lead, to_stage=new_stage, by=by, reason=reason, forced=forced)
             leads_changed.send(
                 sender=Lead, lead_ids={lead.pk}, reason=f"Edited by {by}" if by else "Lead edited"
             )
@@ -107,15 +112,25 @@ def update_lead(lead: Lead, *, data: Mapping[str, Any], by=None, reason: str = "
         if existing is None:
             raise
         raise DuplicateEmail(existing) from None
+    except lifecycle.TransitionNotAllowed:
+        lead.refresh_from_db()
+        raise
     return lead
 
 
-def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced: bool = False):
-    """Move a lead to another lifecycle stage and record it. The rules for which moves are
-    allowed arrive with the handoff work; today every move is recorded as made."""
+def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced: bool = False) -> None:
+    """Move a lead to another lifecycle stage and record who, when and why.
+
+    The move must be allowed by ``lifecycle`` (raises ``TransitionNotAllowed``, changing
+    nothing) unless ``forced``: a manager's override, recorded as forced. Forcing needs
+    ``leads.force_stage`` when a user asks for it (``PermissionDenied`` otherwise)."""
+    if forced and by is not None and not by.has_perm(lifecycle.FORCE_PERMISSION):
+        raise PermissionDenied("Only a manager may force a stage change.")
     now = timezone.now()
     with transaction.atomic():
-        from_stage = lead.stage
+        # The stored stage under a row lock: the rules judge the move from where the lead is.
+        from_stage = Lead.objects.select_for_update().values_list("stage", flat=True).get(pk=lead.pk)
+        lifecycle.check(from_stage, to_stage, reason=reason, forced=forced)
         lead.stage = to_stage
         lead.stage_changed_at = now
         lead.save(update_fields=["stage", "stage_changed_at", "updated_at"])
@@ -134,7 +149,12 @@ def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced
             occurred_at=now,
             source=ActivitySource.USER if by else ActivitySource.SYSTEM,
             created_by=by,
-            properties={"from": from_stage, "to": to_stage, "reason": reason},
+            properties={
+                "from": from_stage,
+                "to": to_stage,
+                "reason": reason,
+                **({"forced": True} if forced else {}),
+            },
         )
         leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason=f"Stage: {lead.get_stage_display()}")
 
@@ -143,7 +163,9 @@ def change_stages(
     lead_ids: Iterable[int], *, from_stage: str, to_stage: str, reason: str, by=None
 ) -> list[int]:
     """Move the leads that are still in ``from_stage`` to ``to_stage``, set-based, with their
-    history; returns the ids that moved (a lead moved meanwhile is left alone)."""
+    history; returns the ids that moved (a lead moved meanwhile is left alone). The move is
+    checked once for the batch: ``TransitionNotAllowed`` if the rules refuse it."""
+    lifecycle.check(from_stage, to_stage, reason=reason)
     now = timezone.now()
     with transaction.atomic():
         ids = list(

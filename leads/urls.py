@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.lead_create, name="create"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/edit/", views.lead_edit, name="edit"),
+    path("<int:pk>/stage/", views.lead_stage, name="stage"),
     path("<int:pk>/timeline/", views.lead_timeline, name="timeline"),
     path("segments/", segment_views.segment_create, name="segment-create"),
     # --- form builder (marketer UI): /leads/forms/... ---

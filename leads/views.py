@@ -4,7 +4,7 @@ htmx requests get the named partial of the same template instead of the whole pa
 import functools
 
 from django.contrib import messages
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,14 +12,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadapp.params import positive_int
 from leadapp.permissions import permission_required
 
 from . import selectors, services
 from .filters import SORTS, LeadFilter
-from .forms import LeadForm
+from .forms import LeadForm, StageChangeForm
+from .lifecycle import FORCE_PERMISSION, TransitionNotAllowed
 from .models import CreatedVia, Lead, SavedSegment
 
 PAGE_SIZE = 50
@@ -162,15 +163,54 @@ def _static_choices(name: str, language: str) -> tuple[tuple[str, str], ...]:
 @permission_required("leads.view_lead")
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    return _detail_page(request, lead)
+
+
+def _detail_page(request: HttpRequest, lead: Lead, stage_form: StageChangeForm | None = None) -> HttpResponse:
     activities, more = selectors.lead_timeline(lead)
+    if stage_form is None and _may_change_stage(request.user):
+        stage_form = StageChangeForm(lead=lead, user=request.user)
     context = {
         "lead": lead,
         "activities": activities,
         "more": more,
         "stage_changes": lead.stage_changes.select_related("changed_by")[:20],
+        "stage_durations": selectors.stage_durations(lead),
         "can_edit": request.user.has_perm("leads.change_lead"),
+        "stage_form": stage_form,
     }
-    return render(request, "leads/lead_detail.html", context)
+    return render(
+        request, "leads/lead_detail.html", context, status=400 if stage_form and stage_form.errors else 200
+    )
+
+
+def _may_change_stage(user) -> bool:
+    return user.has_perm("leads.change_lead") or user.has_perm(FORCE_PERMISSION)
+
+
+@require_POST
+@permission_required("leads.view_lead")
+def lead_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    """The lead page's "Change stage": a move the rules allow, or a manager's forced one."""
+    if not _may_change_stage(request.user):
+        raise PermissionDenied
+    if request.POST.get("force") and not request.user.has_perm(FORCE_PERMISSION):
+        raise PermissionDenied("Only a manager may force a stage change.")
+    lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    form = StageChangeForm(request.POST, lead=lead, user=request.user)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.change_stage(
+                lead, to_stage=data["to_stage"], by=request.user, reason=data["reason"], forced=form.forced
+            )
+        except TransitionNotAllowed as exc:  # the lead moved since the page was shown
+            lead.refresh_from_db()
+            form.add_error("to_stage", str(exc))
+        else:
+            messages.success(request, f"Stage changed to {lead.get_stage_display()}.")
+            return redirect(lead)
+    return _detail_page(request, lead, form)
 
 
 @require_GET
@@ -188,12 +228,17 @@ def lead_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("leads.view_lead", "leads.change_lead")
 def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_object_or_404(Lead, pk=pk)
-    form = LeadForm(request.POST or None, instance=lead)
+    form = LeadForm(request.POST or None, instance=lead, user=request.user)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        reason = data.pop("stage_reason", "")
+        data.pop("force", None)
         try:
-            services.update_lead(lead, data=form.cleaned_data, by=request.user)
+            services.update_lead(lead, data=data, by=request.user, reason=reason, forced=form.forced)
         except services.DuplicateEmail:
             form.add_error("email", "Another lead already has this e-mail.")
+        except TransitionNotAllowed as exc:  # the lead moved since the form was shown
+            form.add_error("stage", str(exc))
         else:
             messages.success(request, "Lead saved.")
             return redirect(lead)

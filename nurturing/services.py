@@ -617,9 +617,15 @@ def _set_field(step: Step, lead_ids: list[int]) -> None:
             Lead.objects.filter(pk__in=lead_ids).exclude(stage=step.value).values_list("pk", "stage")
         ):
             by_stage[stage].append(pk)
+        from leads.lifecycle import allowed
+
+        # Leads whose stage may not move there (by the lifecycle rules) are skipped, not failed.
+        changed = []
         for from_stage, ids in by_stage.items():
-            lead_services.change_stages(ids, from_stage=from_stage, to_stage=step.value, reason=reason)
-        changed = [pk for ids in by_stage.values() for pk in ids]
+            if allowed(from_stage, step.value):
+                changed += lead_services.change_stages(
+                    ids, from_stage=from_stage, to_stage=step.value, reason=reason
+                )
     else:
         Lead.objects.filter(pk__in=lead_ids).update(**{step.field: step.value, "updated_at": timezone.now()})
         changed = lead_ids

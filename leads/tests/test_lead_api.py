@@ -131,7 +131,7 @@ def test_patch_to_another_leads_email_is_400_and_changes_nothing(api_as, sdr):
 
 
 def test_patch_of_the_stage_is_recorded_in_the_history_and_the_timeline(api_as, sdr):
-    lead = LeadFactory()  # stage "new"
+    lead = LeadFactory(stage=Stage.SAL)
 
     response = api_as(sdr).patch(detail_url(lead), {"stage": "sql"}, format="json")
 
@@ -141,10 +141,10 @@ def test_patch_of_the_stage_is_recorded_in_the_history_and_the_timeline(api_as, 
     assert lead.stage == Stage.SQL
     assert lead.stage_changed_at is not None
     [change] = StageChange.objects.filter(lead=lead)
-    assert (change.from_stage, change.to_stage, change.changed_by) == (Stage.NEW, Stage.SQL, sdr)
+    assert (change.from_stage, change.to_stage, change.changed_by) == (Stage.SAL, Stage.SQL, sdr)
     [activity] = Activity.objects.filter(lead=lead, kind=ActivityKind.STAGE_CHANGED)
     assert activity.created_by == sdr
-    assert activity.properties["from"] == "new"
+    assert activity.properties["from"] == "sal"
     assert activity.properties["to"] == "sql"
 
 

@@ -77,7 +77,7 @@ def test_the_email_is_saved_normalized(page_as, sdr):
 
 
 def test_a_stage_change_is_recorded_with_the_user(page_as, sdr):
-    lead = LeadFactory()
+    lead = LeadFactory(stage=Stage.MQL)
 
     response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, stage="sal"))
 
@@ -85,7 +85,7 @@ def test_a_stage_change_is_recorded_with_the_user(page_as, sdr):
     lead.refresh_from_db()
     assert lead.stage == Stage.SAL
     [change] = StageChange.objects.filter(lead=lead)
-    assert (change.from_stage, change.to_stage, change.changed_by) == (Stage.NEW, Stage.SAL, sdr)
+    assert (change.from_stage, change.to_stage, change.changed_by) == (Stage.MQL, Stage.SAL, sdr)
     [activity] = Activity.objects.filter(lead=lead, kind="stage_changed")
     assert activity.created_by == sdr
 

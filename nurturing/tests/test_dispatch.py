@@ -128,7 +128,8 @@ def test_a_paused_campaign_holds_its_leads_until_resumed():
 
 def test_a_lead_that_converts_leaves_the_campaign_and_is_not_emailed_again():
     made = campaign(steps=[send(), wait(wait_days=1), send(template(name="Second"))])
-    lead, other = consenting(2)
+    # In opportunity, the one stage a lead converts (becomes a customer) from.
+    lead, other = consenting(2, stage=Stage.OPPORTUNITY)
     enroll(made, [lead, other])
     services.dispatch()
     # Converting goes through the lead's services, which tell the campaigns at once.
@@ -263,12 +264,13 @@ def test_a_campaign_for_sales_stages_keeps_leads_that_were_there_when_they_enter
     from leads.services import change_stage
 
     made = campaign(steps=[send(), wait(wait_days=1), send(template(name="Second"))])
-    sql, customer = consenting(1, stage=Stage.SQL)[0], consenting(1, stage=Stage.CUSTOMER)[0]
-    enroll(made, [sql, customer])
+    opportunity = consenting(1, stage=Stage.OPPORTUNITY)[0]
+    customer = consenting(1, stage=Stage.CUSTOMER)[0]
+    enroll(made, [opportunity, customer])
     services.dispatch()
-    assert Message.objects.count() == 2  # nobody left for being in SQL or a customer already
-    change_stage(Lead.objects.get(pk=sql.pk), to_stage=Stage.CUSTOMER, reason="Won")
-    assert Enrollment.objects.get(lead=sql).exit_reason == Enrollment.ExitReason.CONVERTED
+    assert Message.objects.count() == 2  # nobody left for being in opportunity or a customer already
+    change_stage(Lead.objects.get(pk=opportunity.pk), to_stage=Stage.CUSTOMER, reason="Won")
+    assert Enrollment.objects.get(lead=opportunity).exit_reason == Enrollment.ExitReason.CONVERTED
     assert Enrollment.objects.get(lead=customer).status == Enrollment.Status.ACTIVE
 
 
@@ -301,7 +303,7 @@ def test_a_stage_trigger_enrolls_on_reaching_the_stage_and_again_only_on_reachin
     from leads.services import change_stage
 
     campaign(steps=[send()], trigger=Campaign.Trigger.STAGE, trigger_stage=Stage.RECYCLED, reenroll=True)
-    already, lead = consenting(1, stage=Stage.RECYCLED)[0], consenting(1)[0]
+    already, lead = consenting(1, stage=Stage.RECYCLED)[0], consenting(1, stage=Stage.MQL)[0]
     services.enroll_triggered()
     assert not Enrollment.objects.exists()  # "reaches": being there before the start is not it
 
@@ -313,7 +315,7 @@ def test_a_stage_trigger_enrolls_on_reaching_the_stage_and_again_only_on_reachin
     assert Enrollment.objects.filter(lead=lead).count() == 1
 
     with time_machine.travel(timezone.now() + timedelta(minutes=1)):
-        change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.NEW, reason="Back")
+        change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.MQL, reason="Back")
         change_stage(Lead.objects.get(pk=lead.pk), to_stage=Stage.RECYCLED, reason="Not now, again")
     assert Enrollment.objects.filter(lead=lead).count() == 2
     assert not Enrollment.objects.filter(lead=already).exists()

@@ -80,6 +80,7 @@ def test_a_stage_change_is_not_activity(time_machine):
     lead = make_lead()
     time_machine.move_to(T0 + 91 * DAY, tick=False)
 
+    lead_services.change_stage(lead, to_stage="mql")
     lead_services.change_stage(lead, to_stage="sal")
     run_refresh()
 
