@@ -129,6 +129,7 @@ class EngagementRuleForm(forms.ModelForm):
             "max_occurrences",
             "max_points",
             "window_days",
+            "hand_raise",
             "decays",
         ]
         labels = {

@@ -257,6 +257,12 @@ class EngagementRule(Condition):
     )
     window_days = models.PositiveIntegerField(null=True, blank=True, help_text="Only the last N days count.")
     decays = models.BooleanField(default=True, help_text="Points lose value with the rule set's half-life.")
+    hand_raise = models.BooleanField(
+        default=False,
+        verbose_name="hand-raise",
+        help_text="The lead asked for sales (a demo request, a contact-sales form): it becomes an MQL "
+        "at once, whatever its score.",
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

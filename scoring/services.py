@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from leadapp.db import insert_rows, requeue_stale
-from leads.models import Lead, Stage
+from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
 
-from .engine import LeadSet, ScoreQuery
+from .engine import LeadSet, ScoreQuery, compiled_rules, engagement_condition
 from .models import EngagementRule, FitRule, LeadScore, RuleSet, ScoreChange, ScoringJob
 from .signals import leads_became_mql
 
@@ -208,11 +208,25 @@ def rescore_leads(
     insert_rows(
         ScoreChange, HISTORY_COLUMNS, [tuple(getattr(c, a) for a in HISTORY_ATTNAMES) for c in changes]
     )
-    # Only a crossing promotes here; the bulk job's end promotes any lead still left behind.
+    # Only a crossing or a new hand-raise promotes here; the bulk job's end promotes any lead
+    # still left behind.
     _promote_after_commit(
         {c.lead_id for c in changes if c.lead_id in crossed and c.total >= rule_set.mql_threshold}
+        | _raised_hands(rule_set, ids, new_activities_after)
     )
     return changes
+
+
+def _raised_hands(rule_set: RuleSet, lead_ids: tuple[int, ...], after: int | None) -> set[int]:
+    """The leads whose new activities (ids above ``after``) match a hand-raise rule."""
+    rules = [rule for rule in compiled_rules(rule_set).engagement_rules if rule.hand_raise]
+    if after is None or not rules:
+        return set()
+    matches = Q()
+    for rule in rules:
+        matches |= engagement_condition(rule)
+    new = Activity.objects.filter(matches, lead_id__in=lead_ids, pk__gt=after)
+    return set(new.values_list("lead_id", flat=True).distinct())
 
 
 HISTORY_COLUMNS = [
@@ -315,31 +329,55 @@ def _promote_after_commit(lead_ids: set[int]) -> None:
         transaction.on_commit(lambda: promote_qualified(lead_ids), robust=True)
 
 
+# The stages from which a lead is handed to sales when it qualifies: new (by a hand-raise or its
+# score), and recycled (back from sales to nurturing: by a new hand-raise only, since its score
+# was already high enough when sales sent it back).
+QUALIFYING_STAGES = [Stage.NEW, Stage.RECYCLED]
+
+
 def promote_qualified(lead_ids: Iterable[int] | None = None) -> list[int]:
-    """Make MQL every new lead whose total reached the published rule set's threshold (of
-    ``lead_ids``, or all leads), and send ``leads_became_mql`` for them. Idempotent: the bulk
-    rescore runs it over every lead at its end, which also catches a promotion lost to a crash."""
+    """Make MQL (hand to sales) every new or recycled lead (of ``lead_ids``, or all leads)
+    that raised its hand — did an activity of a hand-raise rule of the published rule set
+    since it entered its stage — or whose total reached the MQL threshold; send
+    ``leads_became_mql`` for them. Idempotent: the bulk rescore runs it over every lead at its
+    end, which also catches a promotion lost to a crash."""
     rule_set = published_rule_set()
     if rule_set is None:
         return []
-    qs = Lead.objects.filter(stage=Stage.NEW, score__total__gte=rule_set.mql_threshold)
+    leads = Lead.objects.filter(stage__in=QUALIFYING_STAGES)
     if lead_ids is not None:
-        qs = qs.filter(pk__in=list(lead_ids))
-    ids = list(qs.values_list("pk", flat=True))
+        leads = leads.filter(pk__in=list(lead_ids))
+    hand_raises = [rule for rule in rule_set.engagement_rules.all() if rule.hand_raise]
+    waves = []  # (reason, leads): hand-raises first, so that the history says why
+    for rule in hand_raises:
+        raised = Activity.objects.filter(engagement_condition(rule), lead=OuterRef("pk"))
+        # A recycled lead must raise its hand again: the one that got it to sales before does not count.
+        since = raised.filter(occurred_at__gte=OuterRef("stage_changed_at"))
+        qualified = leads.filter(Q(Exists(raised), stage=Stage.NEW) | Q(Exists(since), stage=Stage.RECYCLED))
+        waves.append((f"Hand-raise: {rule.name}", qualified))
+    reason = f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})"
+    waves.append((reason, leads.filter(stage=Stage.NEW, score__total__gte=rule_set.mql_threshold)))
     promoted = []
-    for start in range(0, len(ids), 5000):
-        promoted += change_stages(
-            ids[start : start + 5000],
-            from_stage=Stage.NEW,
-            to_stage=Stage.MQL,
-            reason=f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})",
-        )
+    for reason, qualified in waves:
+        # (a lead promoted by an earlier wave is an MQL now: the stage filter leaves it out)
+        for from_stage, ids in _by_stage(qualified).items():
+            for start in range(0, len(ids), 5000):
+                promoted += change_stages(
+                    ids[start : start + 5000], from_stage=from_stage, to_stage=Stage.MQL, reason=reason
+                )
     if promoted:
         transaction.on_commit(
             lambda: leads_became_mql.send_robust(sender=RuleSet, lead_ids=promoted, rule_set=rule_set),
             robust=True,
         )
     return promoted
+
+
+def _by_stage(leads) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for pk, stage in leads.order_by("pk").values_list("pk", "stage"):
+        grouped.setdefault(stage, []).append(pk)
+    return grouped
 
 
 # --- bulk: every lead, as a job -------------------------------------------------------------------

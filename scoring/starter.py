@@ -79,6 +79,14 @@ SETTINGS = dict(
 )
 
 
+# Activities that are a hand-raise: the lead asks for sales, and becomes an MQL at once.
+HAND_RAISES = {"demo_requested"}
+
+
+def _has_field(model, name: str) -> bool:
+    return any(field.name == name for field in model._meta.get_fields())
+
+
 def install(RuleSet, FitGroup, FitRule, EngagementRule, *, status="published", version=1):
     """Create the starter rule set with the given model classes (real or historical)."""
     rule_set = RuleSet.objects.create(status=status, version=version, **SETTINGS)
@@ -110,5 +118,7 @@ def install(RuleSet, FitGroup, FitRule, EngagementRule, *, status="published", v
             max_points=max_points,
             window_days=window,
             position=position,
+            # (historical models of migrations before the field have no hand_raise)
+            **({"hand_raise": kind in HAND_RAISES} if _has_field(EngagementRule, "hand_raise") else {}),
         )
     return rule_set
