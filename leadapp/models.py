@@ -1,4 +1,10 @@
+import secrets
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 
 
 class WorkerHeartbeat(models.Model):
@@ -10,3 +16,108 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} (pid {self.pid})"
+
+
+# --- Outbound webhooks (CRM sync): services in ``leadapp/webhooks.py`` -------------------
+
+EVENT_TYPES = [
+    ("lead.created", "Lead created"),
+    ("lead.score_changed", "Score changed"),
+    ("lead.stage_changed", "Stage changed"),
+    ("lead.assigned", "Lead assigned"),
+    ("lead.converted", "Lead converted"),
+]
+# Sent only by the "Send a test event" button, to one subscription, whatever it listens to.
+PING = "ping"
+LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+
+
+def validate_target_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
+        return
+    raise ValidationError("Use an https:// address (http:// only for localhost or 127.0.0.1).")
+
+
+def validate_event_types(value) -> None:
+    known = {name for name, _ in EVENT_TYPES}
+    if not isinstance(value, list) or not value or not set(value) <= known:
+        raise ValidationError(f"Choose one or more of: {', '.join(sorted(known))}.")
+
+
+def new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+class WebhookSubscription(models.Model):
+    """A receiver (usually a CRM) of lead events, signed with ``secret``."""
+
+    name = models.CharField(max_length=150)
+    target_url = models.URLField(max_length=500, validators=[validate_target_url])
+    event_types = models.JSONField(default=list, validators=[validate_event_types])
+    # Shown to the admin once (on creation and rotation), never again on a page.
+    secret = models.CharField(max_length=100, default=new_secret, editable=False)
+    active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Deliveries that failed for good in a row; a success resets it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("webhooks:detail", args=[self.pk])
+
+    def secret_hint(self) -> str:
+        return f"whsec_…{self.secret[-4:]}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription: the outbox row a worker POSTs, retried with backoff."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DELIVERING = "delivering", "Delivering"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=40)
+    event_id = models.UUIDField()
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=Status, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to a worker.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # The same event emitted twice (a retried task, a replayed signal) is one delivery.
+            models.UniqueConstraint(fields=["subscription", "event_id"], name="webhook_delivery_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due_idx",
+                condition=models.Q(status__in=["queued", "delivering"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription_id} ({self.status})"

@@ -4,6 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from . import webhooks
 from .models import WorkerHeartbeat
 
 
@@ -22,3 +23,16 @@ def report_in_when_ready(sender, **kwargs) -> None:
     # queue this worker reads, so that it is this worker that reports.
     queues = list(sender.app.amqp.queues.consume_from or {})
     record_heartbeat.apply_async(queue=queues[0] if queues else None)
+
+
+@shared_task(name="leadapp.deliver_webhooks", acks_late=True)
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    """POST webhook deliveries. Safe to run twice: a row is claimed before it is sent; a
+    failure is put back with its next attempt time, which the sweeper honours."""
+    return len(webhooks.deliver(delivery_ids).delivered)
+
+
+@shared_task(name="leadapp.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Beat, every minute: hand over the webhook deliveries that are due again or were lost."""
+    return webhooks.sweep()

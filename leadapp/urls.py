@@ -23,6 +23,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
     path("nurturing/", include("nurturing.urls")),
+    path("settings/webhooks/", include("leadapp.webhook_urls")),
     path("e/", include("nurturing.public_urls")),
     # E-mail providers' tracking webhooks (bounces, complaints), basic-auth protected.
     path("anymail/", include("anymail.urls")),

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "leadapp.roles.roles_context",
+                "leadapp.webhook_views.webhooks_context",
             ],
         },
     },
@@ -197,6 +198,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Seconds a webhook receiver has to answer before the attempt counts as failed.
+LEADAPP_WEBHOOK_TIMEOUT = env.float("LEADAPP_WEBHOOK_TIMEOUT", default=10.0)
 # Connections a rescore job uses at once on PostgreSQL (one lead range each).
 LEADAPP_SCORING_THREADS = env.int("LEADAPP_SCORING_THREADS", default=2)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -210,6 +213,8 @@ CELERY_BEAT_SCHEDULE = {
     "nurturing-enroll": {"task": "nurturing.enroll_triggered", "schedule": 60.0},
     "nurturing-dispatch": {"task": "nurturing.dispatch", "schedule": 15.0},
     "nurturing-sweep": {"task": "nurturing.sweep_outbox", "schedule": 60.0},
+    # Webhooks: retries that are due (1, 2, 4 … minutes) and deliveries a dead worker left.
+    "webhooks-sweep": {"task": "leadapp.sweep_webhooks", "schedule": 60.0},
     # Decay and windows move every score a little each day: rescore everyone at night.
     "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
 }
