@@ -7,6 +7,9 @@ from .models import (
     FormField,
     Lead,
     LeadImport,
+    LostReason,
+    Opportunity,
+    Qualification,
     SavedSegment,
     StageChange,
     Submission,
@@ -145,3 +148,34 @@ class LeadImportAdmin(admin.ModelAdmin):
 class SavedSegmentAdmin(admin.ModelAdmin):
     list_display = ["name", "query", "created_at"]
     search_fields = ["name"]
+
+
+# --- conversion ---
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    """The reasons an SDR picks from when an opportunity is lost: retire one (untick active)
+    rather than delete it; one in use cannot be deleted."""
+
+    list_display = ["name", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+
+@admin.register(Qualification)
+class QualificationAdmin(admin.ModelAdmin):
+    list_display = ["lead", "need", "timeline", "qualified_by", "qualified_at"]
+    raw_id_fields = ["lead", "qualified_by"]
+    search_fields = ["lead__email", "need"]
+    show_full_result_count = False
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(admin.ModelAdmin):
+    list_display = ["lead", "amount", "currency", "status", "expected_close_date", "lost_reason"]
+    list_filter = ["status", "lost_reason"]
+    raw_id_fields = ["lead", "opened_by", "closed_by"]
+    search_fields = ["lead__email"]
+    show_full_result_count = False

@@ -47,8 +47,9 @@ class LeadViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    # The score and the version of its rule set: LEFT JOINs on primary keys, no query per lead.
-    queryset = Lead.objects.select_related("owner", "score__rule_set")
+    # The score and its rule set, the opportunity and its lost reason: LEFT JOINs on keys, no
+    # query per lead.
+    queryset = Lead.objects.select_related("owner", "score__rule_set", "opportunity__lost_reason")
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     pagination_class = NewestFirst

@@ -1,9 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.http import QueryDict
+from django.utils import timezone
 
 from . import lifecycle
 from .filters import LeadFilter
-from .models import Lead, SavedSegment, Stage, normalize_email
+from .models import Lead, LostReason, Opportunity, SavedSegment, Stage, normalize_email
 
 REASON_HELP = "Required for Recycled, Disqualified and Lost, and for a forced change."
 FORCE_HELP = "Manager's override: move to any stage, outside the lifecycle rules (a reason is required)."
@@ -161,3 +163,94 @@ class StageChangeForm(forms.Form):
         if to_stage:
             self.forced = _check_move(self, "to_stage", self.lead.stage, to_stage, cleaned.get("reason", ""))
         return cleaned
+
+
+# --- Conversion (the lead page's "Conversion" section; see leads/conversion.py) --------------
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": 0}
+
+
+class QualifyForm(forms.Form):
+    """SAL → SQL, with what the SDR learned (BANT: need and timeline are required)."""
+
+    action = "qualify"
+    url_name = "leads:qualify"
+    title = "Qualify"
+    submit = "Qualify (SQL)"
+    budget = forms.CharField(max_length=200, required=False, help_text="Is there money for it, how much?")
+    authority = forms.CharField(
+        max_length=200, required=False, help_text="Who decides, and are we talking to them?"
+    )
+    need = forms.CharField(max_length=300, help_text="The problem they want solved.")
+    timeline = forms.CharField(max_length=200, help_text="When they mean to buy.")
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class OpportunityForm(forms.Form):
+    action = "opportunity"
+    url_name = "leads:open-opportunity"
+    title = "Open an opportunity"
+    submit = "Open opportunity"
+    amount = forms.DecimalField(**MONEY)
+    currency = forms.CharField(min_length=3, max_length=3, required=False)
+    expected_close_date = forms.DateField(widget=DATE_INPUT)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].initial = settings.LEADAPP_CURRENCY
+        self.fields["currency"].help_text = f"Three letters; {settings.LEADAPP_CURRENCY} if left blank."
+
+
+class WonForm(forms.Form):
+    action = "won"
+    url_name = "leads:won"
+    title = "Won"
+    submit = "Mark won"
+    value = forms.DecimalField(**MONEY, required=False, help_text="The opportunity's amount if left blank.")
+    won_date = forms.DateField(widget=DATE_INPUT, initial=timezone.localdate)
+
+
+class LostForm(forms.Form):
+    action = "lost"
+    url_name = "leads:lost"
+    title = "Lost"
+    submit = "Mark lost"
+    lost_reason = forms.ModelChoiceField(
+        label="Reason", queryset=LostReason.objects.filter(active=True), empty_label="Choose a reason"
+    )
+    lost_note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+CONVERSION_FORMS = {form.action: form for form in (QualifyForm, OpportunityForm, WonForm, LostForm)}
+
+
+def conversion_panel(lead: Lead, *, can_convert: bool, submitted: forms.Form | None = None) -> dict:
+    """What the lead page's "Conversion" section shows: the qualification, the opportunity and
+    its outcome, and (to a user who works leads) the forms that fit the lead's stage, the one
+    just submitted in place of its blank copy."""
+    opportunity = (
+        Opportunity.objects.filter(lead=lead).select_related("lost_reason", "opened_by", "closed_by").first()
+    )
+    panel = {
+        "qualification": lead.qualifications.select_related("qualified_by").first(),
+        "opportunity": opportunity,
+        "forms": [],
+    }
+    if can_convert:
+        if lead.stage == Stage.SAL:
+            actions = ["qualify"]
+        elif lead.stage == Stage.SQL:
+            actions = ["opportunity"]
+        elif lead.stage == Stage.OPPORTUNITY:
+            has_open = opportunity is not None and opportunity.status == Opportunity.Status.OPEN
+            actions = ["won", "lost"] if has_open else ["opportunity"]
+        else:
+            actions = []
+        chosen = submitted.action if submitted is not None else None
+        panel["forms"] = [submitted if action == chosen else CONVERSION_FORMS[action]() for action in actions]
+        if chosen and chosen not in actions:
+            # The lead moved on (a second submit, a colleague): say why, offer what fits now.
+            panel["refusal"] = " ".join(str(e) for errors in submitted.errors.values() for e in errors)
+    panel["shown"] = bool(panel["qualification"] or opportunity or panel["forms"])
+    return panel

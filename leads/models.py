@@ -560,3 +560,86 @@ class SavedSegment(models.Model):
             else:
                 reasons.append(text)
         return "Its filters are no longer valid, so it matches no lead. " + " ".join(reasons)
+
+
+# --- Conversion: qualification, the opportunity and its outcome --------------------------------
+
+
+def default_currency() -> str:
+    return settings.LEADAPP_CURRENCY
+
+
+class LostReason(models.Model):
+    """Why an opportunity was lost: the list the SDR picks from, kept by an admin."""
+
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True, help_text="Only active reasons are offered.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Qualification(models.Model):
+    """What the SDR learned when qualifying a lead (SAL → SQL): budget, authority, need, timeline."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="qualifications")
+    budget = models.CharField(max_length=200, blank=True)
+    authority = models.CharField(max_length=200, blank=True)
+    need = models.CharField(max_length=300)
+    timeline = models.CharField(max_length=200)
+    notes = models.TextField(blank=True)
+    qualified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    qualified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-qualified_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.need}"
+
+
+class Opportunity(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="opportunity")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default=default_currency)
+    expected_close_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.OPEN)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    won_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    won_date = models.DateField(null=True, blank=True)
+    lost_reason = models.ForeignKey(
+        LostReason, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities"
+    )
+    lost_note = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "opportunities"
+        indexes = [models.Index(fields=["status", "expected_close_date"], name="opportunity_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="opportunity_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(won_value__isnull=True) | models.Q(won_value__gte=0),
+                name="opportunity_won_value_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} · {self.amount} {self.currency}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import form_views, import_views, segment_views, views
+from . import conversion_views, form_views, import_views, segment_views, views
 
 app_name = "leads"
 urlpatterns = [
@@ -10,6 +10,10 @@ urlpatterns = [
     path("<int:pk>/edit/", views.lead_edit, name="edit"),
     path("<int:pk>/stage/", views.lead_stage, name="stage"),
     path("<int:pk>/timeline/", views.lead_timeline, name="timeline"),
+    path("<int:pk>/qualify/", conversion_views.lead_qualify, name="qualify"),
+    path("<int:pk>/opportunity/", conversion_views.lead_open_opportunity, name="open-opportunity"),
+    path("<int:pk>/won/", conversion_views.lead_won, name="won"),
+    path("<int:pk>/lost/", conversion_views.lead_lost, name="lost"),
     path("segments/", segment_views.segment_create, name="segment-create"),
     # --- form builder (marketer UI): /leads/forms/... ---
     path("forms/", form_views.form_list, name="form-list"),

@@ -19,7 +19,7 @@ from leadapp.permissions import permission_required
 
 from . import selectors, services
 from .filters import SORTS, LeadFilter
-from .forms import LeadForm, StageChangeForm
+from .forms import LeadForm, StageChangeForm, conversion_panel
 from .lifecycle import FORCE_PERMISSION, TransitionNotAllowed
 from .models import CreatedVia, Lead, SavedSegment
 
@@ -166,22 +166,25 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail_page(request, lead)
 
 
-def _detail_page(request: HttpRequest, lead: Lead, stage_form: StageChangeForm | None = None) -> HttpResponse:
+def _detail_page(
+    request: HttpRequest, lead: Lead, stage_form: StageChangeForm | None = None, conversion_form=None
+) -> HttpResponse:
     activities, more = selectors.lead_timeline(lead)
     if stage_form is None and _may_change_stage(request.user):
         stage_form = StageChangeForm(lead=lead, user=request.user)
+    can_edit = request.user.has_perm("leads.change_lead")
+    invalid = bool(stage_form and stage_form.errors) or bool(conversion_form and conversion_form.errors)
     context = {
         "lead": lead,
         "activities": activities,
         "more": more,
         "stage_changes": lead.stage_changes.select_related("changed_by")[:20],
         "stage_durations": selectors.stage_durations(lead),
-        "can_edit": request.user.has_perm("leads.change_lead"),
+        "can_edit": can_edit,
         "stage_form": stage_form,
+        "conversion": conversion_panel(lead, can_convert=can_edit, submitted=conversion_form),
     }
-    return render(
-        request, "leads/lead_detail.html", context, status=400 if stage_form and stage_form.errors else 200
-    )
+    return render(request, "leads/lead_detail.html", context, status=400 if invalid else 200)
 
 
 def _may_change_stage(user) -> bool:

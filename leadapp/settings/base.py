@@ -136,6 +136,8 @@ LEADAPP_FORM_MIN_FILL_SECONDS = env.int("LEADAPP_FORM_MIN_FILL_SECONDS", default
 RATELIMIT_USE_CACHE = "default"
 # Behind a proxy, set to the header that carries the client IP (e.g. HTTP_X_FORWARDED_FOR).
 LEADAPP_CLIENT_IP_HEADER = env.str("LEADAPP_CLIENT_IP_HEADER", default="REMOTE_ADDR")
+# The currency a new opportunity is in unless the SDR picks another (ISO 4217 code).
+LEADAPP_CURRENCY = env.str("LEADAPP_CURRENCY", default="EUR")
 
 
 # --- E-mail ---------------------------------------------------------------------------
