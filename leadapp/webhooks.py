@@ -452,6 +452,26 @@ def lead_payloads(lead_ids: Iterable[int]) -> list[dict]:
     return [{"lead": {**row, "country": str(row["country"] or "")}} for row in rows]
 
 
+def stage_changed(
+    lead_ids: Iterable[int], *, from_stage: str, to_stage: str, changed_at, reason: str
+) -> None:
+    """``lead.stage_changed`` for leads that moved (and ``lead.converted`` when they became
+    customers), in the mover's transaction. One id per move: a retried caller is one event."""
+    wanted = [event for event in ("lead.stage_changed", "lead.converted") if subscribers(event)]
+    if not wanted or (wanted == ["lead.converted"] and to_stage != "customer"):
+        return
+    payloads = lead_payloads(lead_ids)
+    move = {"from": from_stage, "to": to_stage, "changed_at": changed_at.isoformat(), "reason": reason}
+    for event in wanted:
+        if event == "lead.converted" and to_stage != "customer":
+            continue
+        event_ids = [
+            uuid.uuid5(_EVENT_NAMESPACE, f"{event}:{p['lead']['id']}:{to_stage}:{changed_at.isoformat()}")
+            for p in payloads
+        ]
+        emit(event, [{**p, "stage_change": move} for p in payloads], event_ids=event_ids)
+
+
 def on_leads_changed(sender, *, lead_ids, reason, new_activities_after=None, **kwargs) -> None:
     """``leads.signals.leads_changed`` → ``lead.created``. Cheap when nobody listens: one
     small query. A failure here is logged, never allowed to undo the lead."""

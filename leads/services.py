@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from leadapp import webhooks
 from leadapp.db import insert_rows
 
 from . import lifecycle
@@ -156,6 +157,9 @@ def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced
                 **({"forced": True} if forced else {}),
             },
         )
+        webhooks.stage_changed(
+            [lead.pk], from_stage=from_stage, to_stage=to_stage, changed_at=now, reason=reason
+        )
         leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason=f"Stage: {lead.get_stage_display()}")
 
 
@@ -190,6 +194,7 @@ def change_stages(
             ACTIVITY_COLUMNS,
             [(pk, ActivityKind.STAGE_CHANGED, now, properties, source, "", by_id) for pk in ids],
         )
+        webhooks.stage_changed(ids, from_stage=from_stage, to_stage=to_stage, changed_at=now, reason=reason)
     return ids
 
 
