@@ -1,8 +1,8 @@
 """REST API for leads and their activities. Thin: parse, authorize, call a service."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -10,12 +10,13 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from leadapp.api import validation_error_response
+from leadapp.api import IDEMPOTENCY_HEADER, idempotent, validation_error_response
+from leadapp.permissions import RoleModelPermissions
 
-from . import services
+from . import conversion, services
 from .filters import LeadFilter
 from .lifecycle import TransitionNotAllowed
-from .models import Activity, ActivitySource, CreatedVia, Lead
+from .models import Activity, ActivitySource, CreatedVia, Lead, LostReason, Stage
 from .serializers import (
     ActivitySerializer,
     EventBatchResultSerializer,
@@ -37,6 +38,31 @@ class NewestFirst(CursorPagination):
 
 class ActivityPages(NewestFirst):
     ordering = ("-occurred_at", "-id")
+
+
+class ChangeLead(RoleModelPermissions):
+    """A POST that changes a lead (its stage, its outcome) needs the change permission."""
+
+    perms_map = {**RoleModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class StageUpdateSerializer(serializers.Serializer):
+    """Either a stage (with a reason where the lifecycle asks for one) or an outcome."""
+
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    outcome = serializers.ChoiceField(choices=["won", "lost"], required=False)
+    value = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0)
+    won_date = serializers.DateField(required=False)
+    lost_reason = serializers.CharField(required=False, max_length=100)
+    note = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, data):
+        if bool(data.get("stage")) == bool(data.get("outcome")):
+            raise serializers.ValidationError("Send either a stage or an outcome (won or lost).")
+        if data.get("outcome") == "lost" and not data.get("lost_reason"):
+            raise serializers.ValidationError({"lost_reason": ["Say why the opportunity was lost."]})
+        return data
 
 
 class LeadViewSet(
@@ -76,6 +102,51 @@ class LeadViewSet(
         except TransitionNotAllowed as exc:
             raise ValidationError({"stage": [str(exc)]}) from None
         serializer.instance = self._reread(serializer.instance)
+
+    @idempotent
+    def update(self, request, *args, **kwargs):
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(
+        request=StageUpdateSerializer,
+        responses=LeadSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Send the same key again to retry safely: the first answer is replayed.",
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="stage", permission_classes=[ChangeLead])
+    @idempotent
+    def stage(self, request, pk=None):
+        """Move the lead to another stage, or record the outcome of its opportunity (won or
+        lost): what a CRM pushes back. Retry-safe with an ``Idempotency-Key`` header."""
+        lead = self.get_object()
+        serializer = StageUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            if data.get("outcome") == "won":
+                conversion.mark_won(
+                    lead, by=request.user, value=data.get("value"), won_date=data.get("won_date")
+                )
+            elif data.get("outcome") == "lost":
+                reason = LostReason.objects.filter(name__iexact=data["lost_reason"]).first()
+                if reason is None:
+                    raise ValidationError({"lost_reason": ["Not one of the lost reasons an admin keeps."]})
+                conversion.mark_lost(lead, by=request.user, reason=reason, note=data.get("note", ""))
+            else:
+                services.change_stage(
+                    lead, to_stage=data["stage"], by=request.user, reason=data.get("reason", "")
+                )
+        except TransitionNotAllowed as exc:
+            raise ValidationError({"stage": [str(exc)]}) from None
+        except conversion.ConversionError as exc:
+            raise ValidationError({exc.field or "non_field_errors": [str(exc)]}) from None
+        return Response(LeadSerializer(self._reread(lead)).data)
 
     def _reread(self, lead: Lead) -> Lead:
         # The write rescored the lead in its transaction: answer with the new score, not
