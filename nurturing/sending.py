@@ -30,7 +30,7 @@ from leadapp.db import insert_rows
 from leads.models import Activity, ActivityKind, ActivitySource
 from leads.services import ACTIVITY_COLUMNS, activities_added, activity_marker
 
-from . import links, rendering
+from . import links, rendering, services
 from .models import Campaign, Enrollment, Message, Suppression
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,10 @@ def _why_not_send(message: Message, suppressed: dict[str, str]) -> str:
     lead = message.lead
     if lead is None:
         return "The lead was deleted."
-    if not lead.marketing_consent:
-        return "No marketing consent."
-    if lead.email in suppressed or message.to_email in suppressed:
-        return f"Suppressed ({suppressed.get(lead.email) or suppressed[message.to_email]})."
+    suppression = suppressed.get(lead.email) or suppressed.get(message.to_email)
+    refusal = services.mail_refusal(consent=lead.marketing_consent, suppression=suppression)
+    if refusal:
+        return refusal
     enrollment = message.enrollment
     if enrollment and enrollment.status == Enrollment.Status.EXITED:
         return f"Left the campaign ({enrollment.get_exit_reason_display().lower()})."

@@ -507,6 +507,14 @@ def branch_condition(step: Step) -> Q:
     raise ValueError(f"Unknown branch condition {step.branch_on!r}")
 
 
+def mail_refusal(*, consent: bool, suppression: str | None) -> str:
+    """Why a lead may not get marketing e-mail (blank: it may). Asked when the outbox row is
+    written and again just before it is sent."""
+    if suppression:
+        return f"Suppressed ({suppression})."
+    return "" if consent else "No marketing consent."
+
+
 def message_key(enrollment_id: int, step_id: int) -> str:
     return f"e{enrollment_id}:s{step_id}"
 
@@ -535,11 +543,8 @@ def _write_messages(step: Step, members: list[tuple[int, int]]) -> list[int]:
     rows, keys = [], []
     for enrollment_id, lead_id in members:
         email, consent = leads[lead_id]
-        status, error = Message.Status.QUEUED, ""
-        if email in suppressed:
-            status, error = Message.Status.SKIPPED, f"Suppressed ({suppressed[email]})."
-        elif not consent:
-            status, error = Message.Status.SKIPPED, "No marketing consent."
+        error = mail_refusal(consent=consent, suppression=suppressed.get(email))
+        status = Message.Status.SKIPPED if error else Message.Status.QUEUED
         token = uuid.uuid4()
         key = message_key(enrollment_id, step.pk)
         keys.append(key)

@@ -15,7 +15,7 @@ from leadapp.db import insert_rows, requeue_stale
 from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
 
-from .engine import LeadSet, ScoreQuery, compiled_rules, engagement_condition
+from .engine import LeadSet, ScoreQuery, engagement_condition
 from .models import EngagementRule, FitRule, LeadScore, RuleSet, ScoreChange, ScoringJob
 from .signals import leads_became_mql
 
@@ -212,14 +212,17 @@ def rescore_leads(
     # still left behind.
     _promote_after_commit(
         {c.lead_id for c in changes if c.lead_id in crossed and c.total >= rule_set.mql_threshold}
-        | _raised_hands(rule_set, ids, new_activities_after)
+        | _raised_hands(query.engagement_rules, ids, new_activities_after)
     )
     return changes
 
 
-def _raised_hands(rule_set: RuleSet, lead_ids: tuple[int, ...], after: int | None) -> set[int]:
-    """The leads whose new activities (ids above ``after``) match a hand-raise rule."""
-    rules = [rule for rule in compiled_rules(rule_set).engagement_rules if rule.hand_raise]
+def _raised_hands(
+    engagement_rules: list[EngagementRule], lead_ids: tuple[int, ...], after: int | None
+) -> set[int]:
+    """The leads whose new activities (ids above ``after``) match a hand-raise rule (of the
+    rules the scoring query already loaded: no second read of the rule set)."""
+    rules = [rule for rule in engagement_rules if rule.hand_raise]
     if after is None or not rules:
         return set()
     matches = Q()
