@@ -60,10 +60,43 @@ _RUN_NURTURING = [
     *(f"leads.{action}_savedsegment" for action in ("add", "change", "delete")),
 ]
 
+# Handoff (leads/handoff.py). An SDR without ``view_all_leads`` sees their own leads and the
+# unowned ones (the pool), not a colleague's; works the queue (claim, accept, reject, log
+# touches). A manager sees everyone's, reassigns, and keeps the teams and routing rules.
+_SEE_ALL_LEADS = ["leads.view_all_leads"]
+_WORK_QUEUE = ["leads.view_handoff", "leads.change_handoff", "leads.view_reminder", "leads.change_reminder"]
+_RUN_SALES = [
+    "leads.view_handoff",
+    "leads.assign_handoff",
+    "leads.view_slabreach",
+    *(
+        f"leads.{action}_{model}"
+        for model in ("team", "routingrule")
+        for action in ("view", "add", "change", "delete")
+    ),
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    MARKETING: [*_WORK_LEADS, *_IMPORT_LEADS, *_EXPORT_LEADS, *_BUILD_FORMS, *_TUNE_SCORING, *_RUN_NURTURING],
-    SALES: [*_WORK_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
-    MANAGER: [*_READ_LEADS, *_FORCE_STAGE, *_EXPORT_LEADS, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
+    MARKETING: [
+        *_WORK_LEADS,
+        *_SEE_ALL_LEADS,
+        *_IMPORT_LEADS,
+        *_EXPORT_LEADS,
+        *_BUILD_FORMS,
+        *_TUNE_SCORING,
+        *_RUN_NURTURING,
+    ],
+    SALES: [*_WORK_LEADS, *_WORK_QUEUE, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
+    MANAGER: [
+        *_READ_LEADS,
+        *_SEE_ALL_LEADS,
+        *_RUN_SALES,
+        *_FORCE_STAGE,
+        *_EXPORT_LEADS,
+        *_VIEW_FORMS,
+        *_READ_SCORES,
+        *_READ_NURTURING,
+    ],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).
 ADMIN_APPS = ["auth", "authtoken", "django_celery_beat", "leadapp", "leads", "scoring", "nurturing"]

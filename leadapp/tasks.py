@@ -36,3 +36,12 @@ def deliver_webhooks(delivery_ids: list[int]) -> int:
 def sweep_webhooks() -> int:
     """Beat, every minute: hand over the webhook deliveries that are due again or were lost."""
     return webhooks.sweep()
+
+
+@shared_task(name="leadapp.send_notification_emails", acks_late=True)
+def send_notification_emails() -> int:
+    """E-mail the pending notifications (on commit of each, and by beat every minute for
+    those a failure, a dead worker or a lost task left)."""
+    from . import notifications
+
+    return notifications.send_emails()

@@ -472,6 +472,32 @@ def stage_changed(
         emit(event, [{**p, "stage_change": move} for p in payloads], event_ids=event_ids)
 
 
+def score_changed(changes) -> None:
+    """``lead.score_changed`` for real-time score moves (``scoring.ScoreChange`` rows, in the
+    scorer's transaction). A bulk rescore after publishing rules sends none: a CRM would get
+    a million calls for one decision; it reads scores through the API instead."""
+    moved = [change for change in changes if change.delta]
+    if not moved or not subscribers("lead.score_changed"):
+        return
+    payloads = {p["lead"]["id"]: p for p in lead_payloads(change.lead_id for change in moved)}
+    events, event_ids = [], []
+    for change in moved:
+        if change.lead_id not in payloads:
+            continue
+        score = {
+            "total": change.total,
+            "fit": change.fit,
+            "engagement": change.engagement,
+            "delta": change.delta,
+            "reason": change.reason,
+            "changed_at": change.changed_at.isoformat(),
+        }
+        events.append({**payloads[change.lead_id], "score": score})
+        key = f"lead.score_changed:{change.lead_id}:{change.total}:{change.changed_at.isoformat()}"
+        event_ids.append(uuid.uuid5(_EVENT_NAMESPACE, key))
+    emit("lead.score_changed", events, event_ids=event_ids)
+
+
 def on_leads_changed(sender, *, lead_ids, reason, new_activities_after=None, **kwargs) -> None:
     """``leads.signals.leads_changed`` → ``lead.created``. Cheap when nobody listens: one
     small query. A failure here is logged, never allowed to undo the lead."""

@@ -78,6 +78,10 @@ class LeadViewSet(
     queryset = Lead.objects.select_related("owner", "score__rule_set", "opportunity__lost_reason")
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
+
+    def get_queryset(self):
+        return super().get_queryset().visible_to(self.request.user)
+
     pagination_class = NewestFirst
 
     def perform_create(self, serializer):

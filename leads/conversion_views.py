@@ -26,7 +26,7 @@ Action = Callable[[Lead, dict], object]
 def _convert(
     request: HttpRequest, pk: int, form_class: type[forms.Form], act: Action, done: str
 ) -> HttpResponse:
-    lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user).select_related("owner"), pk=pk)
     form = form_class(request.POST)
     if form.is_valid():
         try:

@@ -77,6 +77,16 @@ class Industry(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class LeadQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "LeadQuerySet":
+        """The leads ``user`` may see: all of them with ``leads.view_all_leads`` (marketing,
+        managers, admins); otherwise (an SDR) their own and the unowned ones (the pool), not
+        a colleague's. Every page and API call that reads leads goes through here."""
+        if user.has_perm("leads.view_all_leads"):
+            return self
+        return self.filter(models.Q(owner=user) | models.Q(owner__isnull=True))
+
+
 class Lead(models.Model):
     email = models.EmailField(max_length=254)  # unique: see Meta.constraints
     first_name = models.CharField(max_length=100, blank=True)
@@ -123,6 +133,8 @@ class Lead(models.Model):
     last_activity_at = models.DateTimeField(
         null=True, blank=True, help_text="When the lead last did something (stage changes do not count)."
     )
+
+    objects = LeadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -177,6 +189,7 @@ class ActivityKind(models.TextChoices):
     DEMO_REQUESTED = "demo_requested", "Demo requested"
     TRIAL_STARTED = "trial_started", "Trial started"
     CALL = "call", "Call"
+    SALES_EMAIL = "sales_email", "E-mail from sales"
     MEETING = "meeting", "Meeting"
     NOTE = "note", "Note"
     STAGE_CHANGED = "stage_changed", "Stage changed"
@@ -643,3 +656,210 @@ class Opportunity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} · {self.amount} {self.currency}"
+
+
+# --- Handoff: teams, routing rules, the handoff of a lead to sales and its SLA ---------------
+# The services are in ``leads/handoff.py``; the business hours the SLAs count in, in
+# ``leads/business_hours.py``.
+
+
+class Team(models.Model):
+    """A sales team: the SDRs a routing rule shares leads among, and the manager told when one
+    of them misses an SLA."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="sales_teams")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+        help_text="Told about SLA breaches (blank: every manager).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Where a lead handed to sales goes. Rules are tried in order; the first whose conditions
+    all hold (an empty condition holds for every lead) assigns the lead to its person, or to a
+    member of its team by its strategy. A lead no rule takes, or that finds everyone at the
+    cap, goes to the pool, from which any SDR may claim it."""
+
+    class Strategy(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round robin"
+        LEAST_LOADED = "least_loaded", "Least loaded"
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    countries = models.JSONField(default=list, blank=True, help_text="ISO codes; empty: any country.")
+    industries = models.JSONField(default=list, blank=True)
+    company_sizes = models.JSONField(default=list, blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    grades = models.JSONField(default=list, blank=True, help_text="Fit grades A–D at handoff.")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="rules")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="person",
+        help_text="Assign to this person (instead of a team).",
+    )
+    strategy = models.CharField(max_length=20, choices=Strategy, default=Strategy.ROUND_ROBIN)
+    cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Open leads an SDR may hold before this rule skips them."
+    )
+    accept_within = models.PositiveIntegerField(default=4, help_text="Business hours to accept the lead.")
+    touch_within = models.PositiveIntegerField(
+        default=8, help_text="Business hours to the first call or e-mail."
+    )
+    reassign_on_breach = models.BooleanField(
+        default=False, help_text="A lead not accepted in time goes to the next SDR (or the pool)."
+    )
+    # Round robin: whom this rule gave a lead last (the next goes to the member after them).
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=True) | models.Q(user__isnull=True),
+                name="routingrule_team_or_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Handoff(models.Model):
+    """One handing of a lead to sales: from becoming an MQL to leaving sales (won, lost,
+    disqualified, recycled). Its owner works it (blank: it is in the pool); its SLA clock
+    runs from the assignment. A lead has at most one open handoff."""
+
+    class Status(models.TextChoices):
+        POOL = "pool", "In the pool"
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPTED = "accepted", "Accepted"
+        CLOSED = "closed", "Closed"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
+    status = models.CharField(max_length=10, choices=Status, default=Status.POOL)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="handoffs"
+    )
+    rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    hand_raise = models.BooleanField(default=False, help_text="Handed off because the lead asked for sales.")
+    reason = models.CharField(max_length=300, blank=True)
+    grade = models.CharField(max_length=1, blank=True, help_text="The fit grade at handoff.")
+    handed_at = models.DateTimeField()
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    accept_due_at = models.DateTimeField(null=True, blank=True)
+    touch_due_at = models.DateTimeField(null=True, blank=True)
+    # The next deadline: accept, then first touch; none once touched. The queue sorts by it.
+    due_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=Stage, blank=True, help_text="The stage it left sales for."
+    )
+
+    class Meta:
+        ordering = ["-handed_at", "-id"]
+        permissions = [
+            ("assign_handoff", "Can reassign leads to another SDR"),
+            ("view_all_leads", "Can see every lead, not only their own and the pool"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead"], condition=~models.Q(status="closed"), name="handoff_one_open_per_lead"
+            ),
+        ]
+        indexes = [
+            # The queue: an SDR's open handoffs, and the pool (owner null).
+            models.Index(
+                fields=["owner", "status"],
+                condition=~models.Q(status="closed"),
+                name="handoff_open_owner_idx",
+            ),
+            # The SLA sweep: open handoffs by deadline.
+            models.Index(
+                fields=["due_at"], condition=~models.Q(status="closed"), name="handoff_open_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.owner or 'pool'} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
+
+
+class SlaBreach(models.Model):
+    """A deadline of a handoff that passed: recorded once, for the reports and the manager."""
+
+    class Kind(models.TextChoices):
+        ACCEPT = "accept", "Not accepted in time"
+        TOUCH = "touch", "Not contacted in time"
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="breaches")
+    kind = models.CharField(max_length=10, choices=Kind)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sla_breaches",
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    due_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    reassigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_pool = models.BooleanField(default=False, help_text="Reassigned to the pool.")
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["handoff", "kind", "due_at"], name="slabreach_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handoff_id}: {self.get_kind_display()}"
+
+
+class Reminder(models.Model):
+    """A next step an SDR promised: shown in the queue and announced when due."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="reminders")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
+    text = models.CharField(max_length=300)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["owner", "due_at"], condition=models.Q(done_at__isnull=True), name="reminder_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

@@ -15,6 +15,8 @@ def lead_list(params, *, request=None) -> tuple[LeadFilter, QuerySet[Lead]]:
     """The filtered, sorted lead list for the list page (``sort`` is one of ``SORTS``)."""
     # The score is one LEFT JOIN on its primary key (the lead id): no query per row.
     leads = Lead.objects.select_related("owner", "score")
+    if request is not None:
+        leads = leads.visible_to(request.user)
     filterset = LeadFilter(params, queryset=leads, request=request)
     queryset = filterset.qs if filterset.is_valid() else Lead.objects.none()
     sort = params.get("sort") if params.get("sort") in SORTS else "newest"

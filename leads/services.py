@@ -15,7 +15,7 @@ from django.utils import timezone
 from leadapp import webhooks
 from leadapp.db import insert_rows
 
-from . import lifecycle
+from . import handoff, lifecycle
 from .models import (
     Activity,
     ActivityKind,
@@ -160,15 +160,17 @@ def change_stage(lead: Lead, *, to_stage: str, by=None, reason: str = "", forced
         webhooks.stage_changed(
             [lead.pk], from_stage=from_stage, to_stage=to_stage, changed_at=now, reason=reason
         )
+        handoff.on_stage_change([lead.pk], to_stage=to_stage, now=now, by=by, reason=reason)
         leads_changed.send(sender=Lead, lead_ids={lead.pk}, reason=f"Stage: {lead.get_stage_display()}")
 
 
 def change_stages(
-    lead_ids: Iterable[int], *, from_stage: str, to_stage: str, reason: str, by=None
+    lead_ids: Iterable[int], *, from_stage: str, to_stage: str, reason: str, by=None, hand_raise: bool = False
 ) -> list[int]:
     """Move the leads that are still in ``from_stage`` to ``to_stage``, set-based, with their
     history; returns the ids that moved (a lead moved meanwhile is left alone). The move is
-    checked once for the batch: ``TransitionNotAllowed`` if the rules refuse it."""
+    checked once for the batch: ``TransitionNotAllowed`` if the rules refuse it.
+    ``hand_raise``: the leads asked for sales (their handoff goes first in the queue)."""
     lifecycle.check(from_stage, to_stage, reason=reason)
     now = timezone.now()
     with transaction.atomic():
@@ -195,6 +197,7 @@ def change_stages(
             [(pk, ActivityKind.STAGE_CHANGED, now, properties, source, "", by_id) for pk in ids],
         )
         webhooks.stage_changed(ids, from_stage=from_stage, to_stage=to_stage, changed_at=now, reason=reason)
+        handoff.on_stage_change(ids, to_stage=to_stage, now=now, by=by, reason=reason, hand_raise=hand_raise)
     return ids
 
 
@@ -204,6 +207,10 @@ def _record_initial_stage(lead: Lead, *, by=None) -> None:
     StageChange.objects.create(
         lead=lead, from_stage="", to_stage=lead.stage or Stage.NEW, changed_at=lead.created_at, changed_by=by
     )
+    if lead.stage == Stage.MQL:  # created as an MQL (by hand, the API): handed to sales at once
+        handoff.on_stage_change(
+            [lead.pk], to_stage=Stage.MQL, now=lead.created_at, by=by, reason="Created as an MQL"
+        )
 
 
 @dataclass

@@ -26,3 +26,17 @@ def run_import(import_id: int) -> None:
 def requeue_stale_imports() -> int:
     """Beat, every minute: queue again the imports whose worker stopped reporting."""
     return imports.requeue_stale_imports()
+
+
+# --- handoff ---
+
+
+@shared_task(name="leads.check_slas")
+def check_slas() -> int:
+    """Beat, every minute: record the SLA deadlines that passed (telling the manager and,
+    where a rule says so, reassigning), and announce the reminders that are due."""
+    from . import handoff
+
+    breaches = handoff.check_slas()
+    handoff.remind_due()
+    return breaches

@@ -162,7 +162,7 @@ def _static_choices(name: str, language: str) -> tuple[tuple[str, str], ...]:
 @require_GET
 @permission_required("leads.view_lead")
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return _detail_page(request, lead)
 
 
@@ -199,7 +199,7 @@ def lead_stage(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     if request.POST.get("force") and not request.user.has_perm(FORCE_PERMISSION):
         raise PermissionDenied("Only a manager may force a stage change.")
-    lead = get_object_or_404(Lead.objects.select_related("owner"), pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user).select_related("owner"), pk=pk)
     form = StageChangeForm(request.POST, lead=lead, user=request.user)
     if form.is_valid():
         data = form.cleaned_data
@@ -220,7 +220,7 @@ def lead_stage(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("leads.view_lead")
 def lead_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The next page of the timeline, for the "Load more" button."""
-    lead = get_object_or_404(Lead, pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
     before = positive_int(request.GET.get("before"), default=None)
     activities, more = selectors.lead_timeline(lead, before_id=before)
     context = {"lead": lead, "activities": activities, "more": more}
@@ -230,7 +230,7 @@ def lead_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("leads.view_lead", "leads.change_lead")
 def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead, pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
     form = LeadForm(request.POST or None, instance=lead, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

@@ -82,7 +82,7 @@ class LeadScoreView(GenericAPIView):
         responses=LeadScoreDetailSerializer,
     )
     def get(self, request, id: int):  # named as in /api/leads/{id}/
-        lead = get_object_or_404(Lead, pk=id)
+        lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=id)
         score = selectors.lead_score(lead)
         explanation = selectors.explain(lead, score=score) if score else None
         history = selectors.score_history(lead, limit=HISTORY_ENTRIES)

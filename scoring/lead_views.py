@@ -18,7 +18,7 @@ HISTORY_LINES = 10
 @require_GET
 @permission_required("scoring.view_leadscore")
 def lead_score(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead, pk=pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
     score = selectors.lead_score(lead)
     history = selectors.score_history(lead) if score else []
     context = {

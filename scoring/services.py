@@ -11,6 +11,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from leadapp import webhooks
 from leadapp.db import insert_rows, requeue_stale
 from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
@@ -208,6 +209,7 @@ def rescore_leads(
     insert_rows(
         ScoreChange, HISTORY_COLUMNS, [tuple(getattr(c, a) for a in HISTORY_ATTNAMES) for c in changes]
     )
+    webhooks.score_changed(changes)
     # Only a crossing or a new hand-raise promotes here; the bulk job's end promotes any lead
     # still left behind.
     _promote_after_commit(
@@ -357,16 +359,20 @@ def promote_qualified(lead_ids: Iterable[int] | None = None) -> list[int]:
         # A recycled lead must raise its hand again: the one that got it to sales before does not count.
         since = raised.filter(occurred_at__gte=OuterRef("stage_changed_at"))
         qualified = leads.filter(Q(Exists(raised), stage=Stage.NEW) | Q(Exists(since), stage=Stage.RECYCLED))
-        waves.append((f"Hand-raise: {rule.name}", qualified))
+        waves.append((f"Hand-raise: {rule.name}", qualified, True))
     reason = f"Score reached the MQL threshold of {rule_set} ({rule_set.mql_threshold})"
-    waves.append((reason, leads.filter(stage=Stage.NEW, score__total__gte=rule_set.mql_threshold)))
+    waves.append((reason, leads.filter(stage=Stage.NEW, score__total__gte=rule_set.mql_threshold), False))
     promoted = []
-    for reason, qualified in waves:
+    for reason, qualified, hand_raise in waves:
         # (a lead promoted by an earlier wave is an MQL now: the stage filter leaves it out)
         for from_stage, ids in _by_stage(qualified).items():
             for start in range(0, len(ids), 5000):
                 promoted += change_stages(
-                    ids[start : start + 5000], from_stage=from_stage, to_stage=Stage.MQL, reason=reason
+                    ids[start : start + 5000],
+                    from_stage=from_stage,
+                    to_stage=Stage.MQL,
+                    reason=reason,
+                    hand_raise=hand_raise,
                 )
     if promoted:
         transaction.on_commit(

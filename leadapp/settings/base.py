@@ -138,6 +138,13 @@ RATELIMIT_USE_CACHE = "default"
 LEADAPP_CLIENT_IP_HEADER = env.str("LEADAPP_CLIENT_IP_HEADER", default="REMOTE_ADDR")
 # The currency a new opportunity is in unless the SDR picks another (ISO 4217 code).
 LEADAPP_CURRENCY = env.str("LEADAPP_CURRENCY", default="EUR")
+# Handoff SLAs count business hours: these days (0 = Monday) and hours, in TIME_ZONE, minus
+# the holidays (ISO dates). A lead no routing rule takes gets the default SLA.
+LEADAPP_BUSINESS_DAYS = env.list("LEADAPP_BUSINESS_DAYS", cast=int, default=[0, 1, 2, 3, 4])
+LEADAPP_BUSINESS_HOURS = env.str("LEADAPP_BUSINESS_HOURS", default="09:00-17:00")
+LEADAPP_HOLIDAYS = env.list("LEADAPP_HOLIDAYS", default=[])
+LEADAPP_POOL_ACCEPT_WITHIN = env.int("LEADAPP_POOL_ACCEPT_WITHIN", default=4)
+LEADAPP_POOL_TOUCH_WITHIN = env.int("LEADAPP_POOL_TOUCH_WITHIN", default=8)
 
 
 # --- E-mail ---------------------------------------------------------------------------
@@ -217,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
     "nurturing-sweep": {"task": "nurturing.sweep_outbox", "schedule": 60.0},
     # Webhooks: retries that are due (1, 2, 4 … minutes) and deliveries a dead worker left.
     "webhooks-sweep": {"task": "leadapp.sweep_webhooks", "schedule": 60.0},
+    # Handoff: SLA deadlines that passed (record, tell the manager, reassign), reminders due,
+    # and notification e-mails a dead worker or a lost task left unsent.
+    "handoff-sla": {"task": "leads.check_slas", "schedule": 60.0},
+    "notifications-sweep": {"task": "leadapp.send_notification_emails", "schedule": 60.0},
     # Decay and windows move every score a little each day: rescore everyone at night.
     "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
 }
