@@ -304,7 +304,7 @@ def campaign_report_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @permission_required("leads.view_lead", "nurturing.view_enrollment")
 def lead_campaigns(request: HttpRequest, lead_pk: int) -> HttpResponse:
     """The lead page's "Campaigns" panel (loaded with htmx; on its own, a page)."""
-    lead = get_object_or_404(Lead, pk=lead_pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=lead_pk)
     context = {
         "lead": lead,
         "enrollments": selectors.lead_enrollments(lead),
@@ -317,7 +317,7 @@ def lead_campaigns(request: HttpRequest, lead_pk: int) -> HttpResponse:
 @require_POST
 @permission_required("leads.view_lead", ENROLL)
 def enroll_lead(request: HttpRequest, lead_pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead, pk=lead_pk)
+    lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=lead_pk)
     form = CampaignChoiceForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose an active campaign to enroll the lead in.")
