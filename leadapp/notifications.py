@@ -35,20 +35,14 @@ def notify(users: Iterable, *, kind: str, text: str, url: str = "", email: bool 
         return
     addresses = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "email"))
     now = timezone.now()
-    rows = [
-        (
-            pk,
-            kind,
-            text[:500],
-            url[:300],
-            now,
-            Notification.Email.PENDING if email and addresses.get(pk) else "none",
-        )
-        for pk in ids
-        if pk in addresses
-    ]
-    insert_rows(Notification, ["user", "kind", "text", "url", "created_at", "email"], rows)
-    if email and any(row[-1] == Notification.Email.PENDING for row in rows):
+    rows = []
+    for pk in ids:
+        if pk in addresses:
+            mailed = email and addresses[pk]
+            rows.append((pk, kind, text[:500], url[:300], now, "pending" if mailed else "none", 0, ""))
+    columns = ["user", "kind", "text", "url", "created_at", "email", "email_attempts", "email_error"]
+    insert_rows(Notification, columns, rows)
+    if any(row[5] == "pending" for row in rows):
         transaction.on_commit(_hand_over, robust=True)
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from . import views
+from . import notification_views, views
 
 api_patterns = [
     path("", include("leads.api_urls")),
@@ -20,6 +20,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("notifications/", notification_views.notification_list, name="notifications"),
+    path("notifications/<int:pk>/", notification_views.notification_open, name="notification-open"),
+    path("notifications/read/", notification_views.notification_read_all, name="notifications-read"),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
     path("nurturing/", include("nurturing.urls")),

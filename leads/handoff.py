@@ -137,7 +137,7 @@ def route(handoffs: Sequence[Handoff], *, now: datetime) -> None:
             _assign(group, owner=None, rule=None, now=now, via="routing")
             continue
         with transaction.atomic():
-            rule = RoutingRule.objects.select_for_update().select_related("team").get(pk=rule_id)
+            rule = RoutingRule.objects.select_for_update(of=("self",)).select_related("team").get(pk=rule_id)
             picks = pick_owners(rule, len(group))
             by_owner: dict[int | None, list[Handoff]] = defaultdict(list)
             for handoff, owner in zip(group, picks, strict=True):

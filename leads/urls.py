@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import conversion_views, form_views, import_views, segment_views, views
+from . import conversion_views, form_views, import_views, queue_views, routing_views, segment_views, views
 
 app_name = "leads"
 urlpatterns = [
@@ -14,7 +14,24 @@ urlpatterns = [
     path("<int:pk>/opportunity/", conversion_views.lead_open_opportunity, name="open-opportunity"),
     path("<int:pk>/won/", conversion_views.lead_won, name="won"),
     path("<int:pk>/lost/", conversion_views.lead_lost, name="lost"),
+    path("<int:pk>/sales/", queue_views.lead_panel, name="handoff-panel"),
     path("segments/", segment_views.segment_create, name="segment-create"),
+    # --- handoff to sales: the SDR queue, teams and routing rules ---
+    path("queue/", queue_views.queue, name="queue"),
+    path("queue/<int:pk>/", queue_views.panel, name="queue-panel"),
+    path("queue/<int:pk>/claim/", queue_views.claim, name="queue-claim"),
+    path("queue/<int:pk>/accept/", queue_views.accept, name="queue-accept"),
+    path("queue/<int:pk>/reject/", queue_views.reject, name="queue-reject"),
+    path("queue/<int:pk>/touch/", queue_views.touch, name="queue-touch"),
+    path("queue/<int:pk>/reassign/", queue_views.reassign, name="queue-reassign"),
+    path("reminders/<int:pk>/done/", queue_views.reminder_done, name="reminder-done"),
+    path("routing/", routing_views.rule_list, name="routing"),
+    path("routing/new/", routing_views.rule_create, name="routing-create"),
+    path("routing/<int:pk>/", routing_views.rule_edit, name="routing-edit"),
+    path("routing/<int:pk>/move/", routing_views.rule_move, name="routing-move"),
+    path("routing/<int:pk>/delete/", routing_views.rule_delete, name="routing-delete"),
+    path("teams/new/", routing_views.team_create, name="team-create"),
+    path("teams/<int:pk>/", routing_views.team_edit, name="team-edit"),
     # --- form builder (marketer UI): /leads/forms/... ---
     path("forms/", form_views.form_list, name="form-list"),
     path("forms/new/", form_views.form_create, name="form-create"),

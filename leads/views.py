@@ -20,6 +20,7 @@ from leadapp.permissions import permission_required
 from . import selectors, services
 from .filters import SORTS, LeadFilter
 from .forms import LeadForm, StageChangeForm, conversion_panel
+from .handoff_forms import REJECT_REASONS
 from .lifecycle import FORCE_PERMISSION, TransitionNotAllowed
 from .models import CreatedVia, Lead, SavedSegment
 
@@ -183,6 +184,7 @@ def _detail_page(
         "can_edit": can_edit,
         "stage_form": stage_form,
         "conversion": conversion_panel(lead, can_convert=can_edit, submitted=conversion_form),
+        "reject_reasons": REJECT_REASONS,
     }
     return render(request, "leads/lead_detail.html", context, status=400 if invalid else 200)
 

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "leadapp.roles.roles_context",
                 "leadapp.webhook_views.webhooks_context",
+                "leadapp.notification_views.notifications_context",
             ],
         },
     },

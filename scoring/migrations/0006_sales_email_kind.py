@@ -4,15 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scoring', '0005_engagementrule_hand_raise'),
+        ("scoring", "0005_engagementrule_hand_raise"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='engagementrule',
-            name='activity_kind',
-            field=models.CharField(choices=[('page_view', 'Page view'), ('form_submitted', 'Form submitted'), ('email_sent', 'E-mail sent'), ('email_open', 'E-mail opened'), ('email_click', 'E-mail link clicked'), ('email_bounce', 'E-mail bounced'), ('unsubscribed', 'Unsubscribed'), ('download', 'Download'), ('webinar_registered', 'Webinar registration'), ('webinar_attended', 'Webinar attended'), ('demo_requested', 'Demo requested'), ('trial_started', 'Trial started'), ('call', 'Call'), ('sales_email', 'E-mail from sales'), ('meeting', 'Meeting'), ('note', 'Note'), ('stage_changed', 'Stage changed'), ('custom', 'Custom event')], max_length=30),
+            model_name="engagementrule",
+            name="activity_kind",
+            field=models.CharField(
+                choices=[
+                    ("page_view", "Page view"),
+                    ("form_submitted", "Form submitted"),
+                    ("email_sent", "E-mail sent"),
+                    ("email_open", "E-mail opened"),
+                    ("email_click", "E-mail link clicked"),
+                    ("email_bounce", "E-mail bounced"),
+                    ("unsubscribed", "Unsubscribed"),
+                    ("download", "Download"),
+                    ("webinar_registered", "Webinar registration"),
+                    ("webinar_attended", "Webinar attended"),
+                    ("demo_requested", "Demo requested"),
+                    ("trial_started", "Trial started"),
+                    ("call", "Call"),
+                    ("sales_email", "E-mail from sales"),
+                    ("meeting", "Meeting"),
+                    ("note", "Note"),
+                    ("stage_changed", "Stage changed"),
+                    ("custom", "Custom event"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
