@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
+from .models import Notification, WebhookDelivery, WebhookSubscription, WorkerHeartbeat
 
 
 @admin.register(WorkerHeartbeat)
@@ -32,3 +32,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["subscription"]
     raw_id_fields = ["subscription"]
     readonly_fields = ["event_id", "created_at", "delivered_at", "claimed_at", "enqueued_at"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["text", "user", "kind", "created_at", "read_at", "email", "email_attempts"]
+    list_filter = ["kind", "email"]
+    raw_id_fields = ["user"]
+    search_fields = ["text", "user__username"]

@@ -5,14 +5,19 @@ from .models import (
     CaptureForm,
     Consent,
     FormField,
+    Handoff,
     Lead,
     LeadImport,
     LostReason,
     Opportunity,
     Qualification,
+    Reminder,
+    RoutingRule,
     SavedSegment,
+    SlaBreach,
     StageChange,
     Submission,
+    Team,
     Visitor,
 )
 
@@ -179,3 +184,71 @@ class OpportunityAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead", "opened_by", "closed_by"]
     search_fields = ["lead__email"]
     show_full_result_count = False
+
+
+# --- Handoff: the pages (/leads/routing/, /leads/queue/) are where people work; the admin is
+# for looking things up and repairs. Ownership changes belong to the queue's reassign, which
+# keeps the lead, the SLA clock and the CRM in step: handoffs are read-only here.
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "manager"]
+    filter_horizontal = ["members"]
+    search_fields = ["name"]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "position",
+        "active",
+        "team",
+        "user",
+        "strategy",
+        "cap",
+        "accept_within",
+        "touch_within",
+    ]
+    list_editable = ["position", "active"]
+    list_filter = ["active", "strategy", "team"]
+    raw_id_fields = ["user", "last_assigned"]
+
+
+class SlaBreachInline(admin.TabularInline):
+    model = SlaBreach
+    extra = 0
+    fields = ["kind", "owner", "due_at", "recorded_at", "reassigned_to", "to_pool"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ["lead", "status", "owner", "hand_raise", "handed_at", "accepted_at", "due_at", "outcome"]
+    list_filter = ["status", "hand_raise", "team"]
+    raw_id_fields = ["lead", "owner"]
+    search_fields = ["lead__email"]
+    inlines = [SlaBreachInline]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(admin.ModelAdmin):
+    list_display = ["handoff", "kind", "owner", "team", "due_at", "recorded_at", "reassigned_to"]
+    list_filter = ["kind", "team"]
+    raw_id_fields = ["handoff", "owner", "reassigned_to"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ["text", "lead", "owner", "due_at", "done_at", "notified_at"]
+    raw_id_fields = ["lead", "owner"]
+    list_filter = ["done_at"]

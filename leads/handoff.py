@@ -379,6 +379,16 @@ def reassign(handoff: Handoff | int, *, to, by, via: str = "reassign") -> Handof
     return handoff
 
 
+def owner_changed(lead: Lead, *, by=None) -> None:
+    """The lead's owner was edited (the lead form, the API): its open handoff follows, as
+    when a manager reassigns it."""
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",)).filter(OPEN, lead=lead).select_related("rule").first()
+    )
+    if handoff is not None and handoff.owner_id != lead.owner_id:
+        _move(handoff, lead.owner_id, now=timezone.now(), via="edit")
+
+
 def _move(handoff: Handoff, to_id: int | None, *, now: datetime, via: str) -> None:
     if handoff.status != Status.ACCEPTED:
         _assign([handoff], owner=to_id, rule=handoff.rule, now=now, via=via)

@@ -96,13 +96,17 @@ def update_lead(
     try:
         with transaction.atomic():
             # The stored stage, not the instance's: a bound form may have set it already.
-            current_stage = Lead.objects.select_for_update().values_list("stage", flat=True).get(pk=lead.pk)
+            current_stage, current_owner = (
+                Lead.objects.select_for_update().values_list("stage", "owner").get(pk=lead.pk)
+            )
             for name, value in data.items():
                 setattr(lead, name, value)
             lead.stage = current_stage
             # Only what was edited: a column another writer keeps current (last activity,
             # stage times) is not overwritten with what this instance read earlier.
             lead.save(update_fields=[*data, "updated_at"])
+            if "owner" in data and lead.owner_id != current_owner:
+                handoff.owner_changed(lead, by=by)  # the open handoff follows (SLA, notice, CRM)
             if new_stage and new_stage != current_stage:
                 change_stage(lead, to_stage=new_stage, by=by, reason=reason, forced=forced)
             leads_changed.send(

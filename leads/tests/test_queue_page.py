@@ -221,3 +221,24 @@ def test_due_reminders_show_in_the_queue_and_can_be_done(page_as, sdr):
     assert "Call back" in client.get(reverse("leads:queue")).content.decode()
     client.post(reverse("leads:reminder-done", args=[reminder.pk]))
     assert "Call back" not in client.get(reverse("leads:queue")).content.decode()
+
+
+def test_giving_the_lead_to_a_colleague_on_the_edit_page_moves_its_handoff(page_as, sdr, make_user):
+    from leads.tests.test_lead_edit_page import submitted
+
+    colleague = make_user("colleague", "Sales", email="colleague@example.com")
+    lead = LeadFactory()
+    handoff = _handed(lead)
+    page_as(sdr).post(reverse("leads:queue-claim", args=[handoff.pk]))
+    lead.refresh_from_db()
+
+    response = page_as(sdr).post(
+        reverse("leads:edit", args=[lead.pk]), submitted(lead, owner=str(colleague.pk))
+    )
+
+    assert response.status_code == 302
+    handoff.refresh_from_db()
+    assert handoff.owner == colleague
+    assert colleague.notifications.filter(kind="lead_assigned").exists()
+    # Now a colleague's: the SDR no longer sees it in the queue.
+    assert f'data-lead="{lead.pk}"' not in page_as(sdr).get(reverse("leads:queue")).content.decode()
