@@ -312,13 +312,8 @@ def accept(handoff: Handoff | int, *, by) -> Handoff:
     first (and may be lost to a faster colleague: ``HandoffError``)."""
     from . import services
 
-    handoff_id = getattr(handoff, "pk", handoff)
     with transaction.atomic():
-        handoff = _locked(handoff_id)
-        if handoff.status == Status.POOL:
-            claim(handoff_id, by=by)
-            handoff = _locked(handoff_id)
-        _check_owner(handoff, by)
+        handoff = _taken(handoff, by)
         if handoff.status == Status.ACCEPTED:
             raise HandoffError("You have accepted this lead already.")
         if handoff.lead.stage != Stage.MQL:
@@ -338,16 +333,23 @@ def reject(handoff: Handoff | int, *, by, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise HandoffError("Say why you reject the lead: marketing reads it.")
-    handoff_id = getattr(handoff, "pk", handoff)
     with transaction.atomic():
-        handoff = _locked(handoff_id)
-        if handoff.status == Status.POOL:
-            claim(handoff_id, by=by)
-            handoff = _locked(handoff_id)
-        _check_owner(handoff, by)
+        handoff = _taken(handoff, by)
         services.change_stage(
             handoff.lead, to_stage=Stage.RECYCLED, by=by, reason=f"Rejected by sales: {reason}"
         )
+
+
+def _taken(handoff: Handoff | int, by) -> Handoff:
+    """The handoff, locked, once it is ``by``'s: a pool lead is claimed first (and may be lost
+    to a faster colleague); a colleague's is refused unless ``by`` may reassign."""
+    handoff_id = getattr(handoff, "pk", handoff)
+    handoff = _locked(handoff_id)
+    if handoff.status == Status.POOL:
+        claim(handoff_id, by=by)
+        handoff = _locked(handoff_id)
+    _check_owner(handoff, by)
+    return handoff
 
 
 def _check_owner(handoff: Handoff, user) -> None:
