@@ -27,6 +27,7 @@ from leadapp.permissions import permission_required
 
 from . import handoff as handoffs
 from .handoff_forms import REJECT_REASONS, ReassignForm, RejectForm, TouchForm, sales_users
+from .lifecycle import stage_name
 from .models import Handoff, Lead, Reminder, Stage
 
 PAGE_SIZE = 50
@@ -139,10 +140,25 @@ def _panel_context(request: HttpRequest, handoff: Handoff, **forms) -> dict:
         "touch_form": forms.get("touch_form") or TouchForm(),
         "reject_form": forms.get("reject_form") or RejectForm(),
         "reassign_form": forms.get("reassign_form") or ReassignForm(initial={"to": handoff.owner_id}),
-        "recent": lead.activities.order_by("-occurred_at", "-id")[:5],
+        "recent": _summarized(lead.activities.order_by("-occurred_at", "-id")[:5]),
         "reject_reasons": REJECT_REASONS,
         "reminders": lead.reminders.filter(done_at__isnull=True).order_by("due_at"),
     }
+
+
+def _summarized(activities) -> list:
+    """Activities with a line a person reads: "Call · Connected", "Stage changed → SAL"."""
+    outcomes = dict(handoffs.OUTCOMES)
+    rows = list(activities)
+    for activity in rows:
+        props = activity.properties or {}
+        text = activity.get_kind_display()
+        if props.get("outcome"):
+            text += f" · {outcomes.get(props['outcome'], props['outcome'])}"
+        if activity.kind == "stage_changed" and props.get("to") in Stage.values:
+            text += f" → {stage_name(props['to'])}"
+        activity.summary = text
+    return rows
 
 
 def _panel(request: HttpRequest, handoff: Handoff, *, status: int = 200, changed: bool = False, **forms):
@@ -192,8 +208,17 @@ def _after(request: HttpRequest, handoff: Handoff, message: str, *, error: bool 
         if request.htmx.target == "handoff-panel":
             handoff.refresh_from_db()
             return _panel(request, handoff, changed=True)
-        # The page sent its filters along: answer with the queue as the SDR sees it.
-        return render(request, "leads/queue.html#queue-live", _queue_context(request, request.POST))
+        # The page sent its filters along: answer with the queue as the SDR sees it, and with
+        # the side panel too when it shows this lead (else it would still offer "Accept").
+        context = _queue_context(request, request.POST)
+        response = render(request, "leads/queue.html#queue-live", context)
+        if context["open_row"] == handoff.pk:
+            handoff.refresh_from_db()
+            panel = render(
+                request, "leads/handoff_panel.html#handoff-panel", _panel_context(request, handoff)
+            )
+            response.content += b'<div hx-swap-oob="innerHTML:#handoff-panel">' + panel.content + b"</div>"
+        return response
     return _back(request)
 
 

@@ -94,9 +94,10 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("leads:routing")
 
 
-def _team_page(request: HttpRequest, form: TeamForm, team: Team | None) -> HttpResponse:
-    status = 400 if form.is_bound and form.errors else 200
-    return render(request, "leads/team_form.html", {"form": form, "team": team}, status=status)
+def _team_page(request: HttpRequest, form: TeamForm, team: Team | None, *, refusal: str = "") -> HttpResponse:
+    status = 400 if refusal or (form.is_bound and form.errors) else 200
+    context = {"form": form, "team": team, "refusal": refusal}
+    return render(request, "leads/team_form.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -123,9 +124,8 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 team.delete()
             except ProtectedError:
-                form = TeamForm(instance=team)
-                form.add_error(None, "Routing rules send leads to this team: change or delete them first.")
-                return _team_page(request, form, team)
+                refusal = "Routing rules send leads to this team: change or delete them first."
+                return _team_page(request, TeamForm(instance=team), team, refusal=refusal)
             messages.success(request, f"Team “{team}” deleted.")
             return redirect("leads:routing")
         if form.is_valid():

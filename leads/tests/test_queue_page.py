@@ -242,3 +242,19 @@ def test_giving_the_lead_to_a_colleague_on_the_edit_page_moves_its_handoff(page_
     assert colleague.notifications.filter(kind="lead_assigned").exists()
     # Now a colleague's: the SDR no longer sees it in the queue.
     assert f'data-lead="{lead.pk}"' not in page_as(sdr).get(reverse("leads:queue")).content.decode()
+
+
+def test_accepting_the_open_row_refreshes_the_side_panel_too(page_as, sdr):
+    handoff = _handed(LeadFactory())
+
+    response = page_as(sdr).post(
+        reverse("leads:queue-accept", args=[handoff.pk]),
+        {"open": str(handoff.pk)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="queue-live",
+    )
+
+    html = response.content.decode()
+    assert 'hx-swap-oob="innerHTML:#handoff-panel"' in html
+    panel = html.split('hx-swap-oob="innerHTML:#handoff-panel"', 1)[1]
+    assert "Accepted" in panel and 'data-testid="panel-accept"' not in panel
