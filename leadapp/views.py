@@ -22,7 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "heartbeat": heartbeat,
         "worker_ok": worker_ok,
-        "stage_counts": selectors.stage_counts() if request.user.has_perm("leads.view_lead") else None,
+        "stage_counts": selectors.stage_counts(request.user)
+        if request.user.has_perm("leads.view_lead")
+        else None,
     }
     return render(request, "home.html", context)
 

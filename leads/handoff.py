@@ -36,6 +36,7 @@ from django.utils import timezone
 from leadapp import notifications, roles, webhooks
 from leadapp.db import insert_rows
 
+from . import lifecycle
 from .business_hours import add_business_hours
 from .models import (
     Activity,
@@ -82,6 +83,11 @@ def on_stage_change(
     elif to_stage == Stage.SAL:
         for handoff in Handoff.objects.filter(OPEN, lead__in=lead_ids, accepted_at__isnull=True):
             _accepted(handoff, now, by)
+    elif to_stage in (Stage.SQL, Stage.OPPORTUNITY):
+        # Qualifying a lead means the SDR talked to it: that is a first touch too.
+        Handoff.objects.filter(OPEN, lead__in=lead_ids, first_touch_at__isnull=True).update(
+            first_touch_at=now, due_at=None
+        )
     elif to_stage in CLOSING_STAGES:
         Handoff.objects.filter(OPEN, lead__in=lead_ids).update(
             status=Status.CLOSED, closed_at=now, outcome=to_stage, due_at=None
@@ -291,7 +297,11 @@ def claim(handoff: Handoff | int, *, by) -> Handoff:
     with transaction.atomic():
         # One conditional UPDATE decides: whoever changes the row has it.
         won = Handoff.objects.filter(pk=handoff_id, status=Status.POOL, owner__isnull=True).update(
-            owner=by, status=Status.ASSIGNED
+            owner=by,
+            # A lead a manager put back in the pool after it was accepted stays accepted.
+            status=Case(
+                When(accepted_at__isnull=False, then=Value(Status.ACCEPTED)), default=Value(Status.ASSIGNED)
+            ),
         )
         if not won:
             current = Handoff.objects.filter(pk=handoff_id).select_related("owner").first()
@@ -335,6 +345,11 @@ def reject(handoff: Handoff | int, *, by, reason: str) -> None:
         raise HandoffError("Say why you reject the lead: marketing reads it.")
     with transaction.atomic():
         handoff = _taken(handoff, by)
+        if not lifecycle.allowed(handoff.lead.stage, Stage.RECYCLED):
+            stage = lifecycle.stage_name(handoff.lead.stage)
+            raise HandoffError(
+                f"A lead in {stage} cannot be sent back to marketing: mark the opportunity lost."
+            )
         services.change_stage(
             handoff.lead, to_stage=Stage.RECYCLED, by=by, reason=f"Rejected by sales: {reason}"
         )
@@ -392,7 +407,7 @@ def owner_changed(lead: Lead, *, by=None) -> None:
 
 
 def _move(handoff: Handoff, to_id: int | None, *, now: datetime, via: str) -> None:
-    if handoff.status != Status.ACCEPTED:
+    if handoff.accepted_at is None:
         _assign([handoff], owner=to_id, rule=handoff.rule, now=now, via=via)
         return
     # Accepted: the new owner inherits it accepted; the first-touch clock restarts if untouched.
@@ -400,7 +415,11 @@ def _move(handoff: Handoff, to_id: int | None, *, now: datetime, via: str) -> No
     if handoff.first_touch_at is None:
         touch_due = add_business_hours(now, sla_hours(handoff.rule)[1])
     Handoff.objects.filter(pk=handoff.pk).update(
-        owner=to_id, assigned_at=now, touch_due_at=touch_due or handoff.touch_due_at, due_at=touch_due
+        owner=to_id,
+        status=Status.ACCEPTED if to_id else Status.POOL,  # in the pool, anyone may claim it
+        assigned_at=now,
+        touch_due_at=touch_due or handoff.touch_due_at,
+        due_at=touch_due,
     )
     Lead.objects.filter(pk=handoff.lead_id).update(owner=to_id, updated_at=now)
     if to_id is not None:

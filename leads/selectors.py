@@ -32,8 +32,9 @@ def count_capped(queryset: QuerySet, cap: int = 1_000) -> tuple[int, bool]:
     return min(count, cap), count > cap
 
 
-def stage_counts() -> list[tuple[str, str, int]]:
-    counts = dict(Lead.objects.order_by().values_list("stage").annotate(n=Count("id")))
+def stage_counts(user) -> list[tuple[str, str, int]]:
+    """Leads per stage, of the leads ``user`` may see."""
+    counts = dict(Lead.objects.visible_to(user).order_by().values_list("stage").annotate(n=Count("id")))
     return [(value, label, counts.get(value, 0)) for value, label in Stage.choices]
 
 

@@ -146,7 +146,7 @@ def template_preview(request: HttpRequest) -> HttpResponse:
 def template_preview_leads(request: HttpRequest) -> HttpResponse:
     """The lead chooser's options for a search; the preview then shows the first of them."""
     query = request.GET.get("q", "").strip()
-    leads = _lead_choices(query)
+    leads = _lead_choices(request.user, query)
     context = {"preview_leads": leads, "preview_lead": leads[0] if leads else None, "lead_query": query}
     response = render(request, f"{PAGE}#lead-select", context)
     if leads:
@@ -187,7 +187,7 @@ def _page(request: HttpRequest, template: EmailTemplate | None, form, *, status:
         "values": values,
         "merge_fields": [(f"{{{{ {name} }}}}", label) for name, label in rendering.MERGE_FIELDS.items()],
         "filters": rendering.FILTERS,
-        "preview_leads": _lead_choices("") if can_pick else [],
+        "preview_leads": _lead_choices(request.user, "") if can_pick else [],
         "can_pick_lead": can_pick,
         **_preview_context(values, lead),
     }
@@ -242,7 +242,7 @@ def _document(body: str) -> str:
 def _preview_lead(request: HttpRequest, lead_id) -> Lead:
     """The chosen lead, else the newest; a sample for those who may not see leads (or none)."""
     if request.user.has_perm(VIEW_LEADS):
-        leads = Lead.objects.select_related("owner")
+        leads = Lead.objects.visible_to(request.user).select_related("owner")
         lead = leads.filter(pk=lead_id).first() if str(lead_id or "").isdigit() else None
         lead = lead or leads.order_by("-created_at", "-id").first()
         if lead is not None:
@@ -257,10 +257,11 @@ def _preview_lead(request: HttpRequest, lead_id) -> Lead:
     )
 
 
-def _lead_choices(query: str) -> list[Lead]:
-    leads = search(Lead.objects.order_by("-created_at", "-id"), query)
+def _lead_choices(user, query: str) -> list[Lead]:
+    visible = Lead.objects.visible_to(user)
+    leads = search(visible.order_by("-created_at", "-id"), query)
     if query.isdigit():  # a lead's id
-        leads = leads | Lead.objects.filter(pk=int(query))
+        leads = leads | visible.filter(pk=int(query))
     return list(leads[:LEAD_CHOICES])
 
 
