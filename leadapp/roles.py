@@ -76,6 +76,10 @@ _RUN_SALES = [
     ),
 ]
 
+# Reports (leads/reports.py): everyone who works leads reads them; Marketing keeps the costs.
+_READ_REPORTS = ["leads.view_reports", "leads.view_marketingcost"]
+_KEEP_COSTS = [*_READ_REPORTS, *(f"leads.{action}_marketingcost" for action in ("add", "change", "delete"))]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETING: [
         *_WORK_LEADS,
@@ -85,8 +89,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_BUILD_FORMS,
         *_TUNE_SCORING,
         *_RUN_NURTURING,
+        *_KEEP_COSTS,
     ],
-    SALES: [*_WORK_LEADS, *_WORK_QUEUE, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING],
+    SALES: [*_WORK_LEADS, *_WORK_QUEUE, *_VIEW_FORMS, *_READ_SCORES, *_READ_NURTURING, *_READ_REPORTS],
     MANAGER: [
         *_READ_LEADS,
         *_SEE_ALL_LEADS,
@@ -96,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW_FORMS,
         *_READ_SCORES,
         *_READ_NURTURING,
+        *_READ_REPORTS,
     ],
 }
 # Admin gets every permission of these apps (users, tokens, schedules and all of LeadApp).

@@ -863,3 +863,87 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+# --- Reports: the funnel read model and marketing costs (``leads/reports.py``) -----------------
+
+
+class LeadFunnel(models.Model):
+    """A lead's way through the funnel in one narrow row: when it first reached each stage,
+    its grade at handoff, its first touch and won value. Derived from the stage history, the
+    handoffs and the opportunity by ``reports.refresh_funnel`` (set-based; beat keeps it
+    current, ``manage.py refresh_funnel`` rebuilds it), so that the KPI dashboard aggregates
+    a million narrow rows instead of joining the history."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="funnel")
+    created_at = models.DateTimeField()
+    source = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    industry = models.CharField(max_length=20, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mql_at = models.DateTimeField(null=True, blank=True)
+    sal_at = models.DateTimeField(null=True, blank=True)
+    sql_at = models.DateTimeField(null=True, blank=True)
+    opportunity_at = models.DateTimeField(null=True, blank=True)
+    customer_at = models.DateTimeField(null=True, blank=True)
+    lost_at = models.DateTimeField(null=True, blank=True)
+    disqualified_at = models.DateTimeField(null=True, blank=True)
+    grade = models.CharField(max_length=1, blank=True, help_text="Fit grade at the first handoff.")
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    won_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="funnel_created_idx"),
+            models.Index(fields=["mql_at"], name="funnel_mql_idx"),
+            models.Index(fields=["customer_at"], name="funnel_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"funnel of lead {self.lead_id}"
+
+
+class MarketingCost(models.Model):
+    """What marketing spent in a month on a source or a campaign: the cost side of ROI."""
+
+    month = models.DateField(help_text="The first day of the month.")
+    source = models.CharField(max_length=20, choices=Source, blank=True)
+    campaign = models.ForeignKey(
+        "nurturing.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="costs"
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-month", "source", "campaign"]
+        permissions = [("view_reports", "Can see the KPI reports")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="marketingcost_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(~models.Q(source="") & models.Q(campaign__isnull=True))
+                | (models.Q(source="") & models.Q(campaign__isnull=False)),
+                name="marketingcost_source_or_campaign",
+            ),
+            models.UniqueConstraint(
+                fields=["month", "source"],
+                condition=models.Q(campaign__isnull=True),
+                name="marketingcost_source_once",
+                violation_error_message="There is a cost for that month and source already: change that one.",
+            ),
+            models.UniqueConstraint(
+                fields=["month", "campaign"],
+                condition=models.Q(campaign__isnull=False),
+                name="marketingcost_campaign_once",
+                violation_error_message="That campaign has a cost for that month already: change that one.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.campaign or self.get_source_display()}: {self.amount}"

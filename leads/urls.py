@@ -1,6 +1,15 @@
 from django.urls import path
 
-from . import conversion_views, form_views, import_views, queue_views, routing_views, segment_views, views
+from . import (
+    conversion_views,
+    form_views,
+    import_views,
+    queue_views,
+    report_views,
+    routing_views,
+    segment_views,
+    views,
+)
 
 app_name = "leads"
 urlpatterns = [
@@ -25,6 +34,9 @@ urlpatterns = [
     path("queue/<int:pk>/touch/", queue_views.touch, name="queue-touch"),
     path("queue/<int:pk>/reassign/", queue_views.reassign, name="queue-reassign"),
     path("reminders/<int:pk>/done/", queue_views.reminder_done, name="reminder-done"),
+    path("reports/", report_views.dashboard, name="reports"),
+    path("reports/costs/", report_views.costs, name="report-costs"),
+    path("reports/costs/<int:pk>/delete/", report_views.cost_delete, name="report-cost-delete"),
     path("routing/", routing_views.rule_list, name="routing"),
     path("routing/new/", routing_views.rule_create, name="routing-create"),
     path("routing/<int:pk>/", routing_views.rule_edit, name="routing-edit"),

@@ -440,6 +440,10 @@ class Message(models.Model):
             models.Index(fields=["status", "enqueued_at"], name="message_status_idx"),
             models.Index(fields=["step", "status"], name="message_step_idx"),
             models.Index(fields=["message_id"], name="message_message_id_idx"),
+            # Open and click rates of the e-mails sent in a period (the KPI dashboard).
+            models.Index(
+                fields=["sent_at"], condition=models.Q(sent_at__isnull=False), name="message_sent_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -229,6 +229,9 @@ CELERY_BEAT_SCHEDULE = {
     # and notification e-mails a dead worker or a lost task left unsent.
     "handoff-sla": {"task": "leads.check_slas", "schedule": 60.0},
     "notifications-sweep": {"task": "leadapp.send_notification_emails", "schedule": 60.0},
+    # Reports: the funnel rows of the leads changed lately, and all of them at night.
+    "reports-refresh-funnel": {"task": "leads.refresh_funnel", "schedule": 300.0},
+    "reports-rebuild-funnel": {"task": "leads.rebuild_funnel", "schedule": crontab(hour=2, minute=30)},
     # Decay and windows move every score a little each day: rescore everyone at night.
     "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
 }

@@ -126,7 +126,7 @@ class Command(BaseCommand):
         # Scores come from the rule set, not the generator: score everyone as publishing would.
         call_command("rescore", reason="Demo data loaded", verbosity=options["verbosity"], stdout=self.stdout)
         call_command("seed_demo_campaigns", verbosity=options["verbosity"], stdout=self.stdout)
-        call_command("seed_demo_handoffs", verbosity=options["verbosity"], stdout=self.stdout)
+        call_command("seed_demo_sales", verbosity=options["verbosity"], stdout=self.stdout)
 
 
 def _load(
