@@ -232,12 +232,14 @@ def _charts(current: dict, previous: dict | None) -> dict:
 @require_GET
 @permission_required(VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET or None)
-    if request.GET and not form.is_valid():
+    params = request.GET.copy()
+    if not params.get("start") and not params.get("end"):  # the default period, shown in the inputs
+        today = timezone.localdate()
+        params["start"] = (today - datetime.timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        params["end"] = today.isoformat()
+    form = ReportForm(params)
+    if not form.is_valid():
         return render(request, "leads/reports.html", {"form": form}, status=400)
-    if not request.GET:
-        form = ReportForm({})
-        form.is_valid()
     period, comparison, filters = form.period(), form.comparison(), form.filters()
     by = form.cleaned_data.get("by") or "source"
     current = _figures(period, filters, by)
@@ -261,6 +263,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "charts": _charts(current, previous),
         "query": request.GET.urlencode(),
         "refreshed": "every 5 minutes",
+        "costs_apply": reports.costs_apply(filters),
     }
     template = "leads/reports.html#dashboard" if request.htmx else "leads/reports.html"
     return render(request, template, context)

@@ -37,7 +37,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from .models import (
@@ -443,7 +443,8 @@ def velocity(period: Period, filters: Filters) -> list[StageTime]:
 
 
 def mql_months(period: Period, filters: Filters, months: int = 13) -> list[tuple[datetime.date, int]]:
-    """New MQLs per month, for the ``months`` months ending with the period's last month."""
+    """New MQLs per month (leads qualified: reaching MQL or, forced past it, a later stage), for
+    the ``months`` months ending with the period's last month."""
     last = period.last_day.replace(day=1)
     first = last
     for _ in range(months - 1):
@@ -453,10 +454,13 @@ def mql_months(period: Period, filters: Filters, months: int = 13) -> list[tuple
     end = timezone.make_aware(
         datetime.datetime.combine((last + datetime.timedelta(days=32)).replace(day=1), datetime.time()), tz
     )
+    # A lead forced past MQL qualified when it reached the first later stage.
+    qualified_at = Coalesce(*(MILESTONE[stage] for stage in FUNNEL))
     counts = dict(
         funnel_rows(filters)
-        .filter(mql_at__gte=start, mql_at__lt=end)
-        .annotate(month=TruncMonth("mql_at", tzinfo=tz))
+        .annotate(qualified_at=qualified_at)
+        .filter(qualified_at__gte=start, qualified_at__lt=end)
+        .annotate(month=TruncMonth("qualified_at", tzinfo=tz))
         .values_list("month")
         .annotate(n=Count("pk"))
         .order_by()
@@ -502,8 +506,12 @@ def engagement(period: Period, filters: Filters) -> Engagement:
     from nurturing.models import Message
 
     leads = funnel_rows(filters).filter(created_at__lt=period.end)
+    # Of the leads that existed at the end (a stitched page view can be older than its lead).
     active_ids = Activity.objects.filter(
-        kind__in=ENGAGED_KINDS, occurred_at__gte=period.start, occurred_at__lt=period.end
+        kind__in=ENGAGED_KINDS,
+        occurred_at__gte=period.start,
+        occurred_at__lt=period.end,
+        lead__created_at__lt=period.end,
     )
     if filters.active:
         active_ids = active_ids.filter(lead__funnel__in=leads)
@@ -559,12 +567,21 @@ class Roi:
 
 def roi(period: Period, filters: Filters) -> tuple[list[Roi], list[Roi]]:
     """ROI by source and by campaign: revenue of the leads won in the period, costs of the
-    months the period touches."""
+    months the period touches. Costs are kept per source or campaign and month, so a source
+    (campaign) filter narrows them; other filters cannot split a cost: then the costs (and
+    ROI) are left out and only the revenue of the filtered leads is shown."""
     from nurturing.models import Campaign, Enrollment
 
     won = funnel_rows(filters).filter(customer_at__gte=period.start, customer_at__lt=period.end)
     costs = MarketingCost.objects.filter(month__in=period.months())
-    by_source_cost = dict(costs.filter(campaign__isnull=True).values_list("source").annotate(s=Sum("amount")))
+    splittable = costs_apply(filters)
+    if filters.source:
+        costs = costs.filter(Q(source=filters.source) | Q(campaign__isnull=False))
+    if filters.campaign:
+        costs = costs.filter(Q(campaign=filters.campaign) | Q(campaign__isnull=True))
+    if not splittable:
+        costs = costs.none()
+    source_costs = dict(costs.filter(campaign__isnull=True).values_list("source").annotate(s=Sum("amount")))
     by_source = {
         k: (r or Decimal(0), n)
         for k, r, n in won.values_list("source").annotate(r=Sum("won_value"), n=Count("pk")).order_by()
@@ -572,34 +589,36 @@ def roi(period: Period, filters: Filters) -> tuple[list[Roi], list[Roi]]:
     labels = dict(Source.choices)
     sources = [
         Roi(
-            key,
-            labels.get(key, key),
-            by_source_cost.get(key, Decimal(0)),
-            *by_source.get(key, (Decimal(0), 0)),
+            key, labels.get(key, key), source_costs.get(key, Decimal(0)), *by_source.get(key, (Decimal(0), 0))
         )
-        for key in sorted(set(by_source_cost) | set(by_source), key=lambda k: labels.get(k, k))
+        for key in sorted(set(source_costs) | set(by_source), key=lambda k: labels.get(k, k))
     ]
-    by_campaign_cost = dict(
+    # A lead enrolled in a campaign twice is one customer of it: its revenue counts once.
+    values = dict(won.values_list("pk", "won_value"))
+    pairs = set(Enrollment.objects.filter(lead__in=list(values)).values_list("campaign", "lead"))
+    by_campaign: dict[int, tuple[Decimal, int]] = {}
+    for campaign, lead in pairs:
+        revenue, count = by_campaign.get(campaign, (Decimal(0), 0))
+        by_campaign[campaign] = (revenue + (values[lead] or Decimal(0)), count + 1)
+    campaign_costs = dict(
         costs.filter(campaign__isnull=False).values_list("campaign").annotate(s=Sum("amount"))
     )
-    by_campaign = {
-        k: (r or Decimal(0), n)
-        for k, r, n in Enrollment.objects.filter(lead__funnel__in=won)
-        .values_list("campaign")
-        .annotate(r=Sum("lead__funnel__won_value"), n=Count("lead", distinct=True))
-        .order_by()
-    }
     names = dict(Campaign.objects.values_list("pk", "name"))
     campaigns = [
         Roi(
             str(key),
             names.get(key, "?"),
-            by_campaign_cost.get(key, Decimal(0)),
+            campaign_costs.get(key, Decimal(0)),
             *by_campaign.get(key, (Decimal(0), 0)),
         )
-        for key in sorted(set(by_campaign_cost) | set(by_campaign), key=lambda k: names.get(k, ""))
+        for key in sorted(set(campaign_costs) | set(by_campaign), key=lambda k: names.get(k, ""))
     ]
     return sources, campaigns
+
+
+def costs_apply(filters: Filters) -> bool:
+    """Whether ROI can show costs under these filters (see ``roi``)."""
+    return not any(getattr(filters, name) for name in ("country", "industry", "owner", "team", "form"))
 
 
 @dataclass
