@@ -4,6 +4,7 @@ spreadsheet."""
 import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -49,6 +50,8 @@ def safe_cell(value) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int | float | Decimal):
+        return str(value)  # a number is data, never a formula: -10 stays -10
     if isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False) if value else ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import lead_views, views
+from . import lead_views, report_views, views
 
 app_name = "scoring"
 
@@ -32,6 +32,9 @@ urlpatterns = [
         views.engagement_rule_delete,
         name="draft-engagement-delete",
     ),
+    # The report card: how well the published rules pick the leads that convert.
+    path("report/", report_views.report, name="report-card"),
+    path("report/rules/<slug:kind>/<int:pk>/try/", report_views.try_suggestion, name="report-card-try"),
     # The score panel of the lead page (loaded into it with htmx).
     path("leads/<int:pk>/", lead_views.lead_score, name="lead-score"),
 ]

@@ -121,3 +121,15 @@ def test_the_funnel_rows_follow_the_history(two_leads):
     row = LeadFunnel.objects.get(lead=won)
     assert row.mql_at and row.customer_at and row.customer_at >= row.mql_at
     assert LeadFunnel.objects.get(lead=old).mql_at is None
+
+
+def test_csv_cells_quote_text_that_looks_like_a_formula_but_not_numbers():
+    from decimal import Decimal
+
+    from leads.exports import safe_cell
+
+    assert safe_cell("=1+2") == "'=1+2"
+    assert safe_cell("-cmd") == "'-cmd"
+    assert safe_cell(-10) == "-10"
+    assert safe_cell(Decimal("-2.50")) == "-2.50"
+    assert safe_cell(-0.5) == "-0.5"
