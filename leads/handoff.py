@@ -28,7 +28,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -108,6 +108,7 @@ def open_handoffs(
         [(pk, Status.POOL, hand_raise, reason[:300], grades.get(pk, ""), now, "") for pk in lead_ids],
         ignore_conflicts=True,  # the one open handoff per lead
     )
+    reprioritize(lead_ids)
     opened = list(
         Handoff.objects.filter(lead__in=lead_ids, status=Status.POOL, handed_at=now, assigned_at__isnull=True)
         .select_related("lead")
@@ -115,6 +116,34 @@ def open_handoffs(
     )
     route(opened, now=now)
     return [handoff.pk for handoff in opened]
+
+
+def priority_expression():
+    """``Handoff.priority`` from the lead's current score (see the field)."""
+    from scoring.models import LeadScore, Temperature
+
+    score = LeadScore.objects.filter(lead=OuterRef("lead"))
+    heat = Coalesce(Subquery(score.values("temperature")[:1]), Value(0))
+    grade_points = Case(
+        When(Exists(score.filter(grade="A")), then=Value(3)),
+        When(Exists(score.filter(grade="B")), then=Value(2)),
+        When(Exists(score.filter(grade="C")), then=Value(1)),
+        default=Value(0),
+    )
+    hot_raise = Case(
+        When(Q(hand_raise=True) & Q(Exists(score.filter(temperature=Temperature.HOT))), then=Value(1000)),
+        default=Value(0),
+    )
+    return hot_raise + heat * Value(10) + grade_points
+
+
+def reprioritize(lead_ids: Iterable[int] | None = None) -> int:
+    """Recompute the queue order of the open handoffs of ``lead_ids`` (or of all): one UPDATE.
+    Called where scores move: real-time scoring, the end of a bulk rescore, a new handoff."""
+    handoffs = Handoff.objects.filter(OPEN)
+    if lead_ids is not None:
+        handoffs = handoffs.filter(lead__in=list(lead_ids))
+    return handoffs.update(priority=priority_expression())
 
 
 def matches(rule: RoutingRule, lead: Lead, grade: str) -> bool:
@@ -640,12 +669,12 @@ def remind_due(now: datetime | None = None) -> int:
 def queue(user, *, scope: str = "", owner: int | None = None):
     """Open handoffs the user may work, in priority order: hot hand-raisers first, then by
     temperature and grade (A-hot, B-hot, … A-warm …), then the SLA deadline nearest first.
+    A narrow query on handoffs alone (``Handoff.priority`` is stored); ``with_leads`` loads
+    the leads of the rows a page shows.
 
     ``scope``: "mine", "pool", or "" (both). A manager (``leads.view_all_leads``) sees every
     SDR's; ``owner`` narrows to one of them."""
-    from scoring.models import Temperature
-
-    handoffs = Handoff.objects.filter(OPEN).select_related("lead", "lead__score", "owner")
+    handoffs = Handoff.objects.filter(OPEN)
     if not user.has_perm("leads.view_all_leads"):
         handoffs = handoffs.filter(Q(owner=user) | Q(owner__isnull=True))
     if scope == "mine":
@@ -654,13 +683,11 @@ def queue(user, *, scope: str = "", owner: int | None = None):
         handoffs = handoffs.filter(owner__isnull=True)
     if owner is not None and user.has_perm("leads.view_all_leads"):
         handoffs = handoffs.filter(owner=owner)
-    hot = Temperature.HOT
-    return handoffs.annotate(
-        hot_hand_raise=Case(
-            When(hand_raise=True, lead__score__temperature=hot, then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
-        ),
-        heat=Coalesce("lead__score__temperature", Value(0)),
-        fit=Coalesce("lead__score__grade", Value("D")),
-    ).order_by("-hot_hand_raise", "-heat", "fit", F("due_at").asc(nulls_last=True), "handed_at", "id")
+    return handoffs.order_by("-priority", F("due_at").asc(nulls_last=True), "handed_at", "id")
+
+
+def with_leads(handoffs) -> list[Handoff]:
+    """These handoffs (or their ids), in the given order, with lead, score and owner loaded."""
+    ids = [getattr(h, "pk", h) for h in handoffs]
+    loaded = Handoff.objects.select_related("lead", "lead__score", "owner").in_bulk(ids)
+    return [loaded[pk] for pk in ids if pk in loaded]

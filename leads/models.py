@@ -763,6 +763,10 @@ class Handoff(models.Model):
     hand_raise = models.BooleanField(default=False, help_text="Handed off because the lead asked for sales.")
     reason = models.CharField(max_length=300, blank=True)
     grade = models.CharField(max_length=1, blank=True, help_text="The fit grade at handoff.")
+    # The queue's order, kept by ``handoff.reprioritize`` whenever the lead's score moves: hot
+    # hand-raisers first (1000), then temperature (hot 30, warm 20, cold 10), then the current
+    # grade (A 3 … D 0). Stored so that a queue page sorts narrow handoff rows, not joined leads.
+    priority = models.PositiveSmallIntegerField(db_default=0)
     handed_at = models.DateTimeField()
     assigned_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -788,11 +792,13 @@ class Handoff(models.Model):
             ),
         ]
         indexes = [
-            # The queue: an SDR's open handoffs, and the pool (owner null).
+            # The queue: an SDR's open handoffs, and the pool (owner null), in priority order.
             models.Index(
-                fields=["owner", "status"],
+                F("owner"),
+                F("priority").desc(),
+                F("due_at").asc(),
                 condition=~models.Q(status="closed"),
-                name="handoff_open_owner_idx",
+                name="handoff_open_queue_idx",
             ),
             # The SLA sweep: open handoffs by deadline.
             models.Index(
@@ -806,6 +812,10 @@ class Handoff(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.CLOSED
+
+    @property
+    def hot_hand_raise(self) -> bool:
+        return self.priority >= 1000
 
 
 class SlaBreach(models.Model):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from leadapp import webhooks
 from leadapp.db import insert_rows, requeue_stale
+from leads import handoff
 from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
 
@@ -206,6 +207,7 @@ def rescore_leads(
         if row["total"] >= rule_set.mql_threshold > prev_total or prev_rule_set is None:
             crossed.add(lead_id)
     _upsert_scores(rule_set, scores, as_of)
+    handoff.reprioritize([row["lead_id"] for row in scores])  # the queue's order follows the score
     insert_rows(
         ScoreChange, HISTORY_COLUMNS, [tuple(getattr(c, a) for a in HISTORY_ATTNAMES) for c in changes]
     )
@@ -520,6 +522,7 @@ def _run_rescore(job: ScoringJob) -> None:
             rescore_leads(stragglers, reason=reason)
         if LeadScore.objects.filter(lead_id__in=stragglers).exclude(rule_set=rule_set).exists():
             break  # another version was published meanwhile: its job carries on
+    handoff.reprioritize()
     promote_qualified()
     ScoringJob.objects.filter(pk=job.pk, status=ScoringJob.Status.RUNNING).update(
         status=ScoringJob.Status.DONE, done=job.total, finished_at=timezone.now(), heartbeat_at=timezone.now()

@@ -258,3 +258,42 @@ def test_accepting_the_open_row_refreshes_the_side_panel_too(page_as, sdr):
     assert 'hx-swap-oob="innerHTML:#handoff-panel"' in html
     panel = html.split('hx-swap-oob="innerHTML:#handoff-panel"', 1)[1]
     assert "Accepted" in panel and 'data-testid="panel-accept"' not in panel
+
+
+def test_the_queue_order_follows_the_score_in_real_time_and_after_publishing(page_as, sdr):
+    from leads.services import record_activity
+    from scoring import services as scoring
+    from scoring.models import EngagementRule
+    from scoring.tests.factories import engagement_rule, published_rule_set
+
+    # Hot from 50 engagement points; a webinar is worth 50, a download 10.
+    published_rule_set(
+        engagement=[
+            engagement_rule("Webinar", "webinar_attended", 50),
+            engagement_rule("Download", "download", 10),
+        ],
+        mql_threshold=1000,
+        hot_threshold=50,
+        warm_threshold=20,
+    )
+    first, second = (
+        LeadFactory(first_name="First", last_name="Lead"),
+        LeadFactory(first_name="Second", last_name="Lead"),
+    )
+    _handed(first)
+    _handed(second)
+    client = page_as(sdr)
+
+    def order():
+        html = client.get(reverse("leads:queue")).content.decode()
+        return sorted(["First", "Second"], key=lambda name: html.index(f"{name} Lead"))
+
+    record_activity(second, kind="webinar_attended")  # real-time scoring: Second is hot now
+    assert order() == ["Second", "First"]
+
+    record_activity(first, kind="download")
+    draft = scoring.start_draft()
+    EngagementRule.objects.filter(rule_set=draft, name="Download").update(points=90)
+    job = scoring.publish(draft, enqueue=False)
+    scoring.run_job(job.pk)  # the bulk rescore: First's download makes it hotter
+    assert order() == ["First", "Second"]
