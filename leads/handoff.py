@@ -689,5 +689,16 @@ def queue(user, *, scope: str = "", owner: int | None = None):
 def with_leads(handoffs) -> list[Handoff]:
     """These handoffs (or their ids), in the given order, with lead, score and owner loaded."""
     ids = [getattr(h, "pk", h) for h in handoffs]
-    loaded = Handoff.objects.select_related("lead", "lead__score", "owner").in_bulk(ids)
+    # What a queue row shows, and no more: the lead row is wide, and every datetime costs.
+    shown = (
+        *("id", "lead", "status", "owner", "rule", "hand_raise", "priority", "reason"),
+        *("handed_at", "accepted_at", "first_touch_at", "due_at"),
+        *(
+            f"lead__{name}"
+            for name in ("first_name", "last_name", "email", "job_title", "company_name", "stage")
+        ),
+        *(f"lead__score__{name}" for name in ("total", "grade", "temperature")),
+        *(f"owner__{name}" for name in ("username", "first_name", "last_name")),
+    )
+    loaded = Handoff.objects.select_related("lead", "lead__score", "owner").only(*shown).in_bulk(ids)
     return [loaded[pk] for pk in ids if pk in loaded]

@@ -13,13 +13,16 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from leadapp.params import positive_int
@@ -91,8 +94,6 @@ def _queue_context(request: HttpRequest, params=None) -> dict:
     page = Paginator(rows.values_list("pk", flat=True), PAGE_SIZE).get_page(params.get("page"))
     page.object_list = handoffs.with_leads(page.object_list)
     now = timezone.now()
-    for row in page.object_list:
-        row.sla, row.overdue = sla_text(row, now)
     reminders = list(
         Reminder.objects.filter(
             owner=request.user, done_at__isnull=True, due_at__lte=now + timedelta(hours=24)
@@ -102,9 +103,10 @@ def _queue_context(request: HttpRequest, params=None) -> dict:
     )
     for reminder in reminders:
         reminder.is_due = reminder.due_at <= now
+    open_row = positive_int(params.get("open"), default=None)
     return {
         "page": page,
-        "rows": page.object_list,
+        "rows_html": _rows_html(page.object_list, request.user, open_row),
         "reminders": reminders,
         "scope": scope,
         "scopes": SCOPES,
@@ -113,10 +115,97 @@ def _queue_context(request: HttpRequest, params=None) -> dict:
         "q": query,
         "owner": owner,
         "owners": list(sales_users()) if see_all else [],
-        "open_row": positive_int(params.get("open"), default=None),
+        "open_row": open_row,
         "poll_seconds": POLL_SECONDS,
         "reject_reasons": REJECT_REASONS,
     }
+
+
+# One row of the queue, built in Python: a page of 50 rows through the template engine cost
+# three times as much (the benchmark's in-process figures). Accept posts with htmx (the CSRF
+# token rides in the header base.html sets); without JavaScript, "Work" opens the lead's
+# panel as a page, with real forms.
+ROW = (
+    '<tr id="row-{pk}" data-testid="queue-row" data-lead="{lead_id}"{current}>'
+    '<td>{badge}<a href="{detail}">{name}</a><br><small class="muted">{subtitle}</small></td>'
+    "<td>{score}</td>"
+    '<td><span class="badge stage-{stage}">{stage_label}</span></td>'
+    "<td>{owner}</td>"
+    "<td>{sla}</td>"
+    '<td class="row-actions">{accept}<a href="{panel}" role="button" class="secondary" data-testid="work" '
+    'hx-get="{panel}" hx-target="#handoff-panel" hx-swap="innerHTML scroll:top">Work</a></td></tr>'
+)
+ACCEPT = (
+    '<button type="button" data-testid="accept" title="{title}" hx-post="{url}" hx-target="#queue-live" '
+    'hx-swap="outerHTML" hx-include="#queue-filters">Accept</button> '
+)
+HOT_BADGE = mark_safe(
+    '<span class="badge hand-raise hot" title="Hot, and asked for sales">Hot hand-raiser</span> '
+)
+RAISE_BADGE = mark_safe('<span class="badge hand-raise" title="Asked for sales">Hand-raiser</span> ')
+POOL = mark_safe("<em>Pool</em>")
+
+
+def _rows_html(rows: list[Handoff], user, open_row: int | None) -> str:
+    if not rows:
+        return ""
+    now = timezone.now()
+    detail = reverse("leads:detail", args=[0]).removesuffix("0/")
+    queue_base = reverse("leads:queue")
+    may_work = user.has_perm("leads.change_handoff")
+    html = []
+    for row in rows:
+        lead = row.lead
+        sla, overdue = sla_text(row, now)
+        subtitle = " · ".join(part for part in (lead.job_title, lead.company_name) if part)
+        if row.reason:
+            subtitle = f"{subtitle} — {row.reason}" if subtitle else row.reason
+        accept = ""
+        takeable = row.status == Handoff.Status.POOL or row.owner_id == user.pk
+        if may_work and takeable and lead.stage == Stage.MQL and row.status != Handoff.Status.ACCEPTED:
+            title = (
+                "Take it from the pool and accept it"
+                if row.owner_id is None
+                else "Accept it (sales accepted)"
+            )
+            accept = format_html(ACCEPT, title=title, url=f"{queue_base}{row.pk}/accept/")
+        html.append(
+            format_html(
+                ROW,
+                pk=row.pk,
+                lead_id=lead.pk,
+                current=mark_safe(' aria-current="true" class="open-row"') if row.pk == open_row else "",
+                badge=HOT_BADGE if row.hot_hand_raise else (RAISE_BADGE if row.hand_raise else ""),
+                detail=f"{detail}{lead.pk}/",
+                name=lead.full_name or lead.email,
+                subtitle=subtitle,
+                score=_score_html(lead),
+                stage=lead.stage,
+                stage_label=lead.get_stage_display(),
+                owner=(row.owner.get_full_name() or row.owner.username) if row.owner else POOL,
+                sla=format_html(
+                    '<span class="{}" data-testid="sla">{}</span>', "error" if overdue else "", sla
+                )
+                if sla
+                else "",
+                accept=accept,
+                panel=f"{queue_base}{row.pk}/",
+            )
+        )
+    return format_html_join("\n", "{}", ((row,) for row in html))
+
+
+def _score_html(lead: Lead) -> str:
+    try:
+        score = lead.score
+    except ObjectDoesNotExist:
+        return "—"
+    return format_html(
+        '<span class="badge score-badge temperature-{}">{}</span> {}',
+        score.get_temperature_display().lower(),
+        score.label,
+        score.total,
+    )
 
 
 @require_GET
