@@ -297,3 +297,16 @@ def test_the_queue_order_follows_the_score_in_real_time_and_after_publishing(pag
     job = scoring.publish(draft, enqueue=False)
     scoring.run_job(job.pk)  # the bulk rescore: First's download makes it hotter
     assert order() == ["First", "Second"]
+
+
+def test_the_queue_shows_25_leads_a_page_and_counts_them_all(page_as, sdr):
+    for n in range(27):
+        _handed(LeadFactory(first_name=f"Lead{n:02d}"))
+    client = page_as(sdr)
+
+    first = client.get(reverse("leads:queue")).content.decode()
+    second = client.get(reverse("leads:queue") + "?page=2").content.decode()
+
+    assert first.count('data-testid="queue-row"') == 25
+    assert second.count('data-testid="queue-row"') == 2
+    assert "27 leads" in first and "Page 1 of 2" in first
