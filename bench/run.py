@@ -27,6 +27,8 @@ What it does:
    ``bench/results/latest.md`` (git-ignored). The events and leads it stored are deleted again.
 
 ``--scoring-only`` runs the scoring part alone (in-process, no gunicorn).
+``--queue-only`` runs the SDR queue scenario alone (bench/queue.py: prepares its SDRs and 20,000
+open handoffs, then measures ``GET /leads/queue/`` under 10 SDRs): ``--queue-only --reuse``.
 ``--import-only`` runs the import alone (no gunicorn), e.g. against a scratch database while
 another run uses ``leadapp_bench``: ``--import-only --db leadapp_import_bench --leads 100000``.
 
@@ -689,6 +691,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the scoring benchmark (bench/scoring.py): no gunicorn",
     )
+    parser.add_argument(
+        "--reports-only",
+        action="store_true",
+        help="only the KPI dashboard (bench/reports.py): funnel rows rebuilt, GET /leads/reports/",
+    )
+    parser.add_argument("--report-clients", type=int, default=2, help="concurrent managers on the dashboard")
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only the SDR queue scenario (bench/queue.py): its data, GET /leads/queue/, EXPLAIN",
+    )
     parser.add_argument("--db", default="leadapp_bench", help="bench database name (dropped and recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     return parser.parse_args(argv)
@@ -720,6 +733,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Preparing {args.db} with {args.leads:,} leads…", flush=True)
     seed_seconds = prepare_database(args.pg, args.db, args.leads, args.reuse)
     password, manager_token, ingest_token, ingest_user = bench_users()
+    # --- SDR queue (bench/queue.py): its SDRs, teams and open handoffs, before gunicorn starts ---
+    from bench import queue
+
+    queue_data = None
+    if not (args.scoring_only or args.import_only or args.reports_only):
+        print("  SDR queue: preparing SDRs, teams and open handoffs", flush=True)
+        queue_data = queue.prepare()
+    # --- end SDR queue ---
     lead_count, activity_count = Lead.objects.count(), Activity.objects.count()
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, email FROM leads_lead TABLESAMPLE SYSTEM (2) LIMIT 20000")
@@ -729,6 +750,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     connection.close()  # gunicorn's workers and the bench must not share it
 
     cores = os.cpu_count() or 1
+    # --- KPI dashboard (bench/reports.py) alone: into bench/results/latest-reports.md ---
+    if args.reports_only:
+        from bench import reports as reports_bench
+
+        print("  Reports: costs, opportunities, funnel rows", flush=True)
+        prepared_reports = reports_bench.prepare()
+        connection.close()
+        header = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])[:5]
+        reports_bench.run_alone(args, env, header, prepared_reports, cores)
+        return
+    # --- SDR queue (bench/queue.py) alone: into bench/results/latest-queue.md ---
+    if args.queue_only:
+        header = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])[:5]
+        queue.run_alone(args, env, header, queue_data, cores)
+        return
+    # --- end SDR queue ---
     if args.scoring_only:
         from bench import scoring
 
@@ -782,6 +819,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         if status != 200:
             http_rows.append(Measurement("GET /leads/ (page)", note=f"page not ready: HTTP {status}"))
+        # --- SDR queue (bench/queue.py) ---
+        queue_rows, queue_notes = queue.measure(
+            port, clients=args.clients, duration=args.duration, warmup=args.warmup
+        )
+        # --- end SDR queue ---
 
         run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         batches = ingest_batches(sample, args.ingest_clients * args.ingest_batches, args.batch_size, run)
@@ -815,10 +857,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows, import_rows
     )
     report += scoring_lines
+    # --- SDR queue (bench/queue.py) ---
+    queue_explained = queue.explain()
+    report += queue.report(queue_data, queue_rows, queue_notes, queue_explained, cores)
+    # --- end SDR queue ---
     print("\n".join(report))
     plan_lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
     for query, plan in plans:
         plan_lines += [f"### ?{query}" if query else "### (no filter)", "", "```", plan, "```", ""]
+    plan_lines += queue_explained.plans  # SDR queue (bench/queue.py)
     (RESULTS_DIR / "latest.md").write_text("\n".join(report + plan_lines) + "\n")
     print(f"\nWritten to {RESULTS_DIR / 'latest.md'} (gunicorn log: {log}).")
 
