@@ -205,10 +205,11 @@ def open_loads(user_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def pick_owners(rule: RoutingRule, count: int) -> list[int | None]:
-    """Owners for ``count`` leads the rule takes, by its strategy, skipping SDRs at the cap;
-    ``None`` (the pool) once everyone is at it. Call with the rule's row locked."""
-    members = candidates(rule)
+def pick_owners(rule: RoutingRule, count: int, *, excluding: int | None = None) -> list[int | None]:
+    """Owners for ``count`` leads the rule takes, by its strategy, skipping SDRs at the cap
+    (and ``excluding``); ``None`` (the pool) once everyone is at it. Call with the rule's row
+    locked."""
+    members = [pk for pk in candidates(rule) if pk != excluding]
     loads = open_loads(members)
     loads = {pk: loads.get(pk, 0) for pk in members}
     # Round-robin order: the member after the one who got the last lead comes first.
@@ -612,8 +613,7 @@ def _escalate(handoff: Handoff, breach: SlaBreach, now: datetime) -> None:
     ):
         with transaction.atomic():
             locked_rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-            others = [pk for pk in pick_owners_excluding(locked_rule, handoff.owner_id)]
-            to_id = others[0] if others else None
+            [to_id] = pick_owners(locked_rule, 1, excluding=handoff.owner_id)
             _assign([handoff], owner=to_id, rule=rule, now=now, via="sla")
             if to_id is not None:
                 RoutingRule.objects.filter(pk=rule.pk).update(last_assigned=to_id)
@@ -625,21 +625,6 @@ def _escalate(handoff: Handoff, breach: SlaBreach, now: datetime) -> None:
         text=text,
         url=reverse("leads:detail", args=[handoff.lead_id]),
     )
-
-
-def pick_owners_excluding(rule: RoutingRule, excluded: int) -> list[int]:
-    """The rule's next owner other than ``excluded`` (empty: nobody is free)."""
-    members = candidates(rule)
-    if excluded in members:
-        members.remove(excluded)
-    loads = open_loads(members)
-    free = [pk for pk in members if rule.cap is None or loads.get(pk, 0) < rule.cap]
-    if not free:
-        return []
-    if rule.strategy == RoutingRule.Strategy.LEAST_LOADED:
-        return [min(free, key=lambda pk: loads.get(pk, 0))]
-    after = [pk for pk in free if rule.last_assigned_id is not None and pk > rule.last_assigned_id]
-    return [(after or free)[0]]
 
 
 def remind_due(now: datetime | None = None) -> int:
