@@ -30,7 +30,12 @@ _READ_SCORES = [
     "scoring.view_scorechange",
     "scoring.view_ruleset",
     "scoring.view_scoringjob",
+    "scoring.view_predictivemodel",
 ]
+# The predictive model (scoring/predictive.py): Marketing and Managers train it and choose what
+# it may learn from; only a Manager activates a version that scored worse than the active one.
+_TRAIN_MODEL = ["scoring.train_predictive_model", "scoring.change_predictivesettings"]
+_FORCE_MODEL = ["scoring.force_predictive_model"]
 _TUNE_SCORING = [
     *_READ_SCORES,
     *(
@@ -88,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_EXPORT_LEADS,
         *_BUILD_FORMS,
         *_TUNE_SCORING,
+        *_TRAIN_MODEL,
         *_RUN_NURTURING,
         *_KEEP_COSTS,
     ],
@@ -100,6 +106,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_EXPORT_LEADS,
         *_VIEW_FORMS,
         *_READ_SCORES,
+        *_TRAIN_MODEL,
+        *_FORCE_MODEL,
         *_READ_NURTURING,
         *_READ_REPORTS,
     ],

@@ -40,7 +40,17 @@ from django.db.models.lookups import (
 
 from leads.models import Activity, Lead
 
-from .models import FIT_FIELDS, EngagementRule, FitGroup, FitRule, Operator, RuleSet, attribute_name
+from .models import (
+    FIT_FIELDS,
+    Drive,
+    EngagementRule,
+    FitGroup,
+    FitRule,
+    LeadScore,
+    Operator,
+    RuleSet,
+    attribute_name,
+)
 
 SECONDS_PER_DAY = 86400.0
 
@@ -132,7 +142,7 @@ def _vendor_max(a: str, b: str) -> str:
     return f"MAX({a}, {b})" if connection.vendor == "sqlite" else f"GREATEST({a}, {b})"
 
 
-def _epoch(column: str) -> str:
+def epoch_sql(column: str) -> str:
     if connection.vendor == "sqlite":
         return f"((julianday({column}) - 2440587.5) * 86400.0)"
     return f"EXTRACT(EPOCH FROM {column})::float8"
@@ -295,7 +305,7 @@ class ScoreQuery:
                     columns.append(f"SUM(CASE WHEN {matched} THEN 1 ELSE 0 END) OVER w AS n{suffix}{rule.pk}")
                     column_params += matched_params
         if self.rule_set.half_life_days:
-            columns.append(f"POWER(0.5, (%s - {_epoch('y.occurred_at')}) / %s) AS decay")
+            columns.append(f"POWER(0.5, (%s - {epoch_sql('y.occurred_at')}) / %s) AS decay")
             column_params += [self.as_of.timestamp(), self.rule_set.half_life_days * SECONDS_PER_DAY]
         sql = (
             f"SELECT {', '.join(columns)} FROM ({self.rules.activity_sql}) y "  # noqa: S608
@@ -380,11 +390,9 @@ class ScoreQuery:
             f"FROM ({self.rules.fit_sql}) f {join} WHERE {where}"
         )
         params += [*self.rules.fit_params, *join_params, *where_params]
-        grade = (
-            f"CASE WHEN s.fit >= {int(rs.grade_a_threshold)} THEN 'A' "
-            f"WHEN s.fit >= {int(rs.grade_b_threshold)} THEN 'B' "
-            f"WHEN s.fit >= {int(rs.grade_c_threshold)} THEN 'C' ELSE 'D' END"
-        )
+        # Where the predictive score drives grades, the chance is the one the lead has now.
+        stored = f"(SELECT p.probability FROM {LeadScore._meta.db_table} p WHERE p.lead_id = s.lead_id)"  # noqa: S608
+        grade = grade_sql(rs, "s.fit", stored)
         temperature = (
             f"CASE WHEN s.engagement >= {int(rs.hot_threshold)} THEN 3 "
             f"WHEN s.engagement >= {int(rs.warm_threshold)} THEN 2 ELSE 1 END"
@@ -407,3 +415,34 @@ class ScoreQuery:
             cursor.execute(sql, params)
             names = [column[0] for column in cursor.description]
             return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def grade_sql(rule_set: RuleSet, fit: str, chance: str) -> str:
+    """The grade as SQL from the fit points and the chance (0–100), as the rule set's
+    ``drive`` says: the one definition used by the scoring engine and by ``write_chances``."""
+    if rule_set.drive == Drive.POINTS:
+        return (
+            f"CASE WHEN {fit} >= {int(rule_set.grade_a_threshold)} THEN 'A' "
+            f"WHEN {fit} >= {int(rule_set.grade_b_threshold)} THEN 'B' "
+            f"WHEN {fit} >= {int(rule_set.grade_c_threshold)} THEN 'C' ELSE 'D' END"
+        )
+    rank = blended_sql(rule_set, fit, chance)
+    return (
+        f"CASE WHEN {rank} IS NULL THEN 'D' "
+        f"WHEN {rank} >= {int(rule_set.chance_grade_a)} THEN 'A' "
+        f"WHEN {rank} >= {int(rule_set.chance_grade_b)} THEN 'B' "
+        f"WHEN {rank} >= {int(rule_set.chance_grade_c)} THEN 'C' ELSE 'D' END"
+    )
+
+
+def blended_sql(rule_set: RuleSet, fit: str, chance: str) -> str:
+    """0–100: the chance, or (blend) the weighted mean of the chance and the fit points on the
+    same scale (the grade-A fit threshold as 100). A lead not scored by a model yet blends its
+    points alone."""
+    if rule_set.drive == Drive.PREDICTIVE:
+        return f"({chance})"
+    a = max(1, int(rule_set.grade_a_threshold))
+    points = f"(CASE WHEN {fit} <= 0 THEN 0 WHEN {fit} >= {a} THEN 100 ELSE {fit} * 100.0 / {a} END)"
+    w = int(rule_set.blend_weight)
+    blend = f"({w} * {chance} + {100 - w} * {points}) / 100.0"
+    return f"(CASE WHEN {chance} IS NULL THEN {points} ELSE {blend} END)"

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_GET
 from leadapp.permissions import permission_required
 from leads.models import Lead
 
-from . import selectors
+from . import predictive, selectors
 from .models import ScoreChange
 
 HISTORY_LINES = 10
+PREDICTIVE = "scoring.view_predictivemodel"
 
 
 @require_GET
@@ -25,6 +26,7 @@ def lead_score(request: HttpRequest, pk: int) -> HttpResponse:
         "lead": lead,
         "score": score,
         "explanation": selectors.explain(lead, score=score) if score else None,
+        "prediction": predictive.explain(lead) if request.user.has_perm(PREDICTIVE) else None,
         "history": history[:HISTORY_LINES],
         "chart": _chart(history) if len(history) > 1 else None,
     }

@@ -9,11 +9,18 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.text import capfirst
 
 from leads.models import ActivityKind, Lead
+
+
+class Drive(models.TextChoices):
+    POINTS = "points", "Points"
+    PREDICTIVE = "predictive", "Predictive score"
+    BLEND = "blend", "A blend of both"
 
 
 class RuleSet(models.Model):
@@ -49,6 +56,35 @@ class RuleSet(models.Model):
     )
     inactivity_points = models.IntegerField(default=0, help_text="Usually negative, e.g. -10.")
 
+    # What drives the grade (and so the SDR queue's order and routing by grade): the fit
+    # points, the predictive model's chance of conversion, or a blend of the two.
+    drive = models.CharField(
+        max_length=10,
+        choices=Drive,
+        default=Drive.POINTS,
+        verbose_name="grades come from",
+        help_text="Points: the fit rules' points. Predictive: the model's chance of conversion. "
+        "Blend: a weighted mix of the two.",
+    )
+    blend_weight = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MaxValueValidator(100)],
+        verbose_name="weight of the predictive score (%)",
+        help_text="With a blend: 0 is the points alone, 100 the predictive score alone.",
+    )
+    chance_grade_a = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MaxValueValidator(100)],
+        verbose_name="grade A from (%)",
+        help_text="Predictive or blend: the chance (0–100) from which a lead is grade A.",
+    )
+    chance_grade_b = models.PositiveSmallIntegerField(
+        default=30, validators=[MaxValueValidator(100)], verbose_name="grade B from (%)"
+    )
+    chance_grade_c = models.PositiveSmallIntegerField(
+        default=15, validators=[MaxValueValidator(100)], verbose_name="grade C from (%)"
+    )
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -81,6 +117,8 @@ class RuleSet(models.Model):
             errors["hot_threshold"] = "Hot must be above warm."
         if not self.grade_a_threshold > self.grade_b_threshold > self.grade_c_threshold:
             errors["grade_b_threshold"] = "Grade thresholds must fall from A to C (A > B > C)."
+        if self.drive != Drive.POINTS and not self.chance_grade_a > self.chance_grade_b > self.chance_grade_c:
+            errors["chance_grade_b"] = "Grade chances must fall from A to C (A > B > C)."
         if self.inactivity_days and not self.inactivity_points:
             errors["inactivity_points"] = "Give the points to add after the days without activity."
         if errors:
@@ -312,6 +350,12 @@ class LeadScore(models.Model):
     scored_at = models.DateTimeField(
         null=True, blank=True, help_text="The moment the scores were computed for."
     )
+    probability = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The predictive model's chance of conversion, 0–100."
+    )
+    model_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The predictive model version that computed the chance."
+    )
 
     class Meta:
         indexes = [
@@ -401,3 +445,101 @@ class ScoringJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class PredictiveModel(models.Model):
+    """One training of the predictive model: what it learned from, how good it is on the
+    newest closed leads it did not learn from (the hold-out), and the fitted model itself.
+    At most one version is active: it scores the open leads."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRAINING = "training", "Training"
+        READY = "ready", "Trained, not active"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    version = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    reason = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True, help_text="Why training refused or failed; notes on activation.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    phase = models.CharField(max_length=100, blank=True)
+
+    excluded_attributes = models.JSONField(default=list, blank=True)
+    features = models.JSONField(default=list, blank=True, help_text="[{name, label, kind}] in model order.")
+    trained_on = models.PositiveIntegerField(default=0, help_text="Closed leads learned from.")
+    holdout_size = models.PositiveIntegerField(default=0, help_text="The newest closed leads, kept apart.")
+    positives = models.PositiveIntegerField(default=0, help_text="Customers among all closed leads used.")
+    closed_leads = models.PositiveIntegerField(default=0)
+    holdout_from = models.DateTimeField(null=True, blank=True, help_text="The hold-out's oldest outcome.")
+    auc = models.FloatField(null=True, blank=True, verbose_name="ROC AUC")
+    log_loss = models.FloatField(null=True, blank=True)
+    top_decile_lift = models.FloatField(null=True, blank=True)
+    calibration = models.JSONField(
+        default=list, blank=True, help_text="[{low, high, leads, predicted, observed}] per band of chance."
+    )
+    importance = models.JSONField(default=list, blank=True, help_text="[{label, weight}] most useful first.")
+    active_auc = models.FloatField(
+        null=True, blank=True, help_text="The then active version's ROC AUC on this version's hold-out."
+    )
+    artefact = models.BinaryField(null=True, blank=True, editable=False)
+
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    forced = models.BooleanField(default=False, help_text="Activated by a manager although it scored worse.")
+    scored_leads = models.PositiveIntegerField(default=0, help_text="Open leads scored after activation.")
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_predictive_model"
+            )
+        ]
+        permissions = [
+            ("train_predictive_model", "Can train and activate predictive models"),
+            ("force_predictive_model", "Can activate a predictive model that scored worse"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Predictive model v{self.version}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in (self.Status.QUEUED, self.Status.TRAINING)
+
+
+class PredictiveSettings(models.Model):
+    """What the next training may learn from (one row)."""
+
+    excluded_attributes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Custom attributes the model must not learn from: those your sales team writes "
+        "after contact (they would leak the outcome), or that should not decide.",
+    )
+    recycled_after_days = models.PositiveIntegerField(
+        default=90, help_text="A lead recycled this many days ago and not back since counts as not converted."
+    )
+
+    class Meta:
+        verbose_name_plural = "predictive settings"
+
+    def __str__(self) -> str:
+        return "Predictive settings"
+
+    @classmethod
+    def load(cls) -> "PredictiveSettings":
+        return cls.objects.get_or_create(pk=1)[0]

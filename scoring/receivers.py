@@ -26,3 +26,21 @@ def rescore_changed_leads(sender, lead_ids, reason, new_activities_after=None, *
 
         ids = sorted(lead_ids)
         transaction.on_commit(lambda: rescore_leads.delay(ids, reason), robust=True)
+
+
+@receiver(leads_changed, dispatch_uid="scoring.predict_changed_leads")
+def predict_changed_leads(sender, lead_ids, reason, **kwargs):
+    # After the points (connected after the receiver above): where the chance drives the
+    # grade, the grade is set from the new points and the new chance. Like the points, a
+    # failure here never loses the stored change: a worker scores the leads again.
+    from . import predictive
+
+    try:
+        with transaction.atomic():
+            predictive.score_leads(lead_ids)
+    except Exception:
+        log.exception("Real-time predictive scoring failed for %d lead(s); queued to a worker", len(lead_ids))
+        from .tasks import predict_leads
+
+        ids = sorted(lead_ids)
+        transaction.on_commit(lambda: predict_leads.delay(ids), robust=True)

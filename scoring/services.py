@@ -175,7 +175,7 @@ def rescore_leads(
     # row gets one first, so that there is a row to lock.
     old = _lock_scores(ids)
     if len(old) < len(ids):
-        _insert_missing_scores(LeadSet(ids=tuple(pk for pk in ids if pk not in old)))
+        insert_missing_scores(LeadSet(ids=tuple(pk for pk in ids if pk not in old)))
         old = _lock_scores(ids)
     as_of = as_of or timezone.now()
     query = ScoreQuery(rule_set, as_of=as_of)
@@ -260,7 +260,7 @@ def _lock_scores(ids: tuple[int, ...]) -> dict[int, tuple]:
     }
 
 
-def _insert_missing_scores(leads: LeadSet) -> None:
+def insert_missing_scores(leads: LeadSet) -> None:
     """A zero score row (no rule set yet) for each of these leads that has none."""
     table, lead_table = LeadScore._meta.db_table, Lead._meta.db_table
     where, params = leads.where("l.id")
@@ -562,7 +562,7 @@ def rescore_range(query: ScoreQuery, lo: int, hi: int, *, reason: str) -> tuple[
     table = LeadScore._meta.db_table
     history = ScoreChange._meta.db_table
     # A row for every lead (those never scored start at zero), for the UPDATE below.
-    _insert_missing_scores(LeadSet(lo=lo, hi=hi))
+    insert_missing_scores(LeadSet(lo=lo, hi=hi))
     with connection.cursor() as cursor:
         materialize_scores(cursor, query, lo, hi)
         cursor.execute("SELECT COUNT(*) FROM scoring_new")

@@ -31,3 +31,39 @@ def rescore_leads(lead_ids: list[int], reason: str) -> int:
 
     with transaction.atomic():
         return len(services.rescore_leads(lead_ids, reason=reason))
+
+
+@shared_task(name="scoring.train_predictive_model", acks_late=True)
+def train_predictive_model(run_id: int) -> int | None:
+    """Train (and, if it is not worse, activate) a predictive model version."""
+    from . import predictive
+
+    run = predictive.train(run_id)
+    return run.pk if run else None
+
+
+@shared_task(name="scoring.retrain_predictive_model")
+def retrain_predictive_model() -> int:
+    """Beat, weekly: train a new version on the outcomes known now."""
+    from . import predictive
+
+    return predictive.start_training(reason="Weekly retraining").pk
+
+
+@shared_task(name="scoring.requeue_stale_trainings")
+def requeue_stale_trainings() -> int:
+    """Beat, every few minutes: start again a training whose worker stopped reporting."""
+    from . import predictive
+
+    return predictive.requeue_stale_runs()
+
+
+@shared_task(name="scoring.predict_leads", acks_late=True)
+def predict_leads(lead_ids: list[int]) -> int:
+    """Score leads with the active model when the real-time path could not."""
+    from django.db import transaction
+
+    from . import predictive
+
+    with transaction.atomic():
+        return predictive.score_leads(lead_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import lead_views, report_views, views
+from . import lead_views, predictive_views, report_views, views
 
 app_name = "scoring"
 
@@ -35,6 +35,13 @@ urlpatterns = [
     # The report card: how well the published rules pick the leads that convert.
     path("report/", report_views.report, name="report-card"),
     path("report/rules/<slug:kind>/<int:pk>/try/", report_views.try_suggestion, name="report-card-try"),
+    # The predictive model: versions, quality, training on demand, activation, settings.
+    path("predictive/", predictive_views.overview, name="predictive"),
+    path("predictive/train/", predictive_views.train, name="predictive-train"),
+    path("predictive/settings/", predictive_views.settings, name="predictive-settings"),
+    path("predictive/<int:version>/", predictive_views.version, name="predictive-version"),
+    path("predictive/<int:version>/status/", predictive_views.status, name="predictive-status"),
+    path("predictive/<int:version>/activate/", predictive_views.activate, name="predictive-activate"),
     # The score panel of the lead page (loaded into it with htmx).
     path("leads/<int:pk>/", lead_views.lead_score, name="lead-score"),
 ]

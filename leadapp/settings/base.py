@@ -234,6 +234,13 @@ CELERY_BEAT_SCHEDULE = {
     "reports-rebuild-funnel": {"task": "leads.rebuild_funnel", "schedule": crontab(hour=2, minute=30)},
     # Decay and windows move every score a little each day: rescore everyone at night.
     "refresh-scores": {"task": "scoring.refresh_scores", "schedule": crontab(hour=3, minute=15)},
+    # The predictive model learns the week's outcomes on Sunday night (a new version replaces
+    # the active one only if it is not worse); a training whose worker died starts again.
+    "predictive-retrain": {
+        "task": "scoring.retrain_predictive_model",
+        "schedule": crontab(day_of_week="sun", hour=4, minute=0),
+    },
+    "predictive-requeue": {"task": "scoring.requeue_stale_trainings", "schedule": 300.0},
 }
 
 # --- REST API -------------------------------------------------------------------------
