@@ -47,11 +47,12 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.lead_import = lead_import
         self.columns = []
-        fields = [(name, label) for name, label in imports.IMPORT_FIELDS.items()]
+        fields = list(imports.IMPORT_FIELDS.items())
+        history = list(imports.HISTORY_FIELDS.items())
         for index, header in enumerate(lead_import.headers):
             current = lead_import.mapping.get(header, "")
             custom = imports.CUSTOM + imports.custom_name(header)
-            choices = [("", "— ignore —"), ("Lead field", fields)]
+            choices = [("", "— ignore —"), ("Lead field", fields), ("History (closed leads)", history)]
             customs = [(custom, f"custom attribute “{custom[len(imports.CUSTOM) :]}”")]
             if current.startswith(imports.CUSTOM) and current != custom:
                 customs.append((current, f"custom attribute “{current[len(imports.CUSTOM) :]}”"))
@@ -150,6 +151,7 @@ def _status_context(lead_import: LeadImport) -> dict:
     finished = lead_import.status in (LeadImport.Status.DONE, LeadImport.Status.FAILED)
     return {
         "lead_import": lead_import,
+        "outcomes": imports.outcome_summary(lead_import),
         "running": lead_import.status in (LeadImport.Status.QUEUED, LeadImport.Status.RUNNING),
         "errors": lead_import.row_errors.all()[:ERRORS_SHOWN] if finished or lead_import.error_count else [],
         "errors_shown": ERRORS_SHOWN,

@@ -1,5 +1,9 @@
 """CSV import of leads: upload, column mapping, and the set-based run.
 
+The same import takes a history of closed leads to learn from: an outcome column creates new
+leads directly at their final stage (customer, lost, ...) with their dates, and a file without
+e-mail addresses can name its leads by their own record id (see ``HISTORY_FIELDS``).
+
 The file is stored in ``LeadImport.content`` so that any worker can read it. A run goes
 through the rows in chunks; each chunk is validated in Python and written in a handful of
 statements (one lookup of the known e-mails, COPY for the new leads and their first stage,
@@ -8,13 +12,15 @@ progress counters. A re-run (a worker died, the sweeper re-queued it) resumes af
 last committed chunk, and two runs of one import never write the same chunk twice.
 """
 
+import contextlib
 import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -71,6 +77,28 @@ IMPORT_FIELDS: dict[str, str] = {
     "utm_content": "UTM content",
     "referrer": "Referrer",
 }
+
+# History (closed leads): a new lead is created at its outcome's stage, with its own dates; a
+# lead that exists already keeps its stage and creation date (see ``_write_leads``).
+HISTORY_FIELDS: dict[str, str] = {
+    "outcome": "Outcome (won / lost)",
+    "created_at": "Created on",
+    "closed_at": "Closed on (outcome date)",
+    "external_id": "Record ID (when there is no e-mail)",
+}
+TARGET_LABELS = {**IMPORT_FIELDS, **HISTORY_FIELDS}
+
+# An outcome cell (trimmed, lower-case) -> the stage the new lead is created at; blank: open (new).
+OUTCOMES: dict[str, str] = {
+    **dict.fromkeys(("1", "yes", "true", "won", "converted", "customer"), Stage.CUSTOMER),
+    **dict.fromkeys(("0", "no", "false", "lost"), Stage.LOST),
+    "disqualified": Stage.DISQUALIFIED,
+    "recycled": Stage.RECYCLED,
+}
+OUTCOME_HELP = "use won/lost, 1/0, yes/no, customer, disqualified, recycled"
+# A lead known only by its record id gets an address at this domain: .invalid is reserved
+# (RFC 2606) and can never receive mail, and nurturing refuses to send to it.
+PLACEHOLDER_DOMAIN = "history.invalid"
 
 # Header spellings (lower-case, letters and digits only) that suggest a field.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -209,6 +237,13 @@ def custom_name(header: str) -> str:
     return slugify(header).replace("-", "_")[:60] or "column"
 
 
+def placeholder_email(record_id: str) -> str:
+    """The address of a lead known only by its record id (blank when the id has no letters or
+    digits): the same id gives the same address, so importing a file again finds its leads."""
+    slug = slugify(record_id)
+    return f"{slug}@{PLACEHOLDER_DOMAIN}" if slug else ""
+
+
 def suggest_mapping(headers: list[str], sample: list[list[str]]) -> dict[str, str]:
     """A first mapping from the headers: known spellings to lead fields (a choice field only
     when the sample's values are valid choices), everything else to a custom attribute."""
@@ -263,25 +298,37 @@ def mapping_errors(headers: list[str], mapping: Mapping[str, str]) -> list[str]:
         if target.startswith(CUSTOM):
             if not re.fullmatch(r"[a-z0-9_]{1,60}", target[len(CUSTOM) :]):
                 errors.append(f"{header}: a custom attribute name is 1–60 letters, digits or _.")
-        elif target not in IMPORT_FIELDS:
+        elif target not in TARGET_LABELS:
             errors.append(f"{header}: {target!r} is not a lead field.")
         targets.setdefault(target, []).append(header)
-    if "email" not in targets:
+    if "email" not in targets and "external_id" not in targets:
         errors.append(
-            "Map a column to E-mail: LeadApp knows a lead by its e-mail address, and rows without "
-            "one cannot be imported."
+            "Map a column to E-mail or to Record ID: LeadApp knows a lead by its e-mail address; a "
+            "file of past leads without e-mail addresses can name them by its own record id "
+            "(History). Rows without either cannot be imported."
+        )
+    if "closed_at" in targets and "outcome" not in targets:
+        errors.append(
+            f"{', '.join(targets['closed_at'])}: Closed on is the date of an outcome; map a column "
+            "to Outcome too."
         )
     for target, columns in targets.items():
         if len(columns) > 1:
-            name = IMPORT_FIELDS.get(target, target)
+            name = TARGET_LABELS.get(target, target)
             errors.append(f"{', '.join(columns)}: only one column can go to {name}.")
     return errors
 
 
 def start_import(
-    lead_import: LeadImport, *, mapping: Mapping[str, str], on_existing: str, source: str
+    lead_import: LeadImport,
+    *,
+    mapping: Mapping[str, str],
+    on_existing: str,
+    source: str,
+    enqueue: bool = True,
 ) -> None:
-    """Queue an uploaded import with its mapping; the run starts once this commits."""
+    """Queue an uploaded import with its mapping; the run starts once this commits.
+    ``enqueue=False``: the caller runs it (``run_import``) in its own process."""
     from .tasks import run_import as run_import_task
 
     errors = mapping_errors(lead_import.headers, mapping)
@@ -301,7 +348,8 @@ def start_import(
         )
         if not updated:
             raise ValidationError("This import has been started already.")
-        transaction.on_commit(lambda: run_import_task.delay(lead_import.pk))
+        if enqueue:
+            transaction.on_commit(lambda: run_import_task.delay(lead_import.pk))
     lead_import.refresh_from_db(fields=["mapping", "on_existing", "source", "status", "heartbeat_at"])
 
 
@@ -312,6 +360,21 @@ def requeue_stale_imports() -> int:
 
     running = LeadImport.objects.filter(status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING])
     return requeue_stale(running, run_import_task, stale_after=STALE_AFTER)
+
+
+def outcome_summary(lead_import: LeadImport) -> list[tuple[str, str, int, str]] | None:
+    """The new leads of an import with an outcome column, per stage: (stage, label, count,
+    percent of the new leads); None for an import without one."""
+    if "outcome" not in lead_import.mapping.values():
+        return None
+    counts = lead_import.outcome_counts or {}
+    total = sum(counts.values())
+    stages = [*dict.fromkeys(OUTCOMES.values()), Stage.NEW]
+    return [
+        (stage.value, "Open (no outcome)" if stage == Stage.NEW else stage.label, n, f"{100 * n / total:.1f}")
+        for stage in stages
+        if (n := counts.get(stage.value, 0))
+    ]
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -370,12 +433,39 @@ def _clean(field: str, value: str) -> tuple[str, str | None]:
     return value, None
 
 
+_ISO_MOMENT = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?", re.I
+)
+_DAY_MONTH = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:[T ].*)?", re.I)
+
+
+def _moment(label: str, value: str, now: datetime) -> tuple[datetime | None, str | None]:
+    """A date or date-time cell (ISO: YYYY-MM-DD, optionally HH:MM[:SS] and an offset; without
+    one, in the site's time zone), and the reason it is refused (or None)."""
+    if _DAY_MONTH.fullmatch(value):
+        return None, f"{label}: {value[:40]!r} is ambiguous (day or month first?); write dates as YYYY-MM-DD."
+    moment = None
+    if _ISO_MOMENT.fullmatch(value):
+        with contextlib.suppress(ValueError):  # 2024-02-30 and the like
+            moment = datetime.fromisoformat(value.upper())
+    if moment is None:
+        return None, f"{label}: {value[:60]!r} is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)."
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    if moment > now:
+        return None, f"{label}: {value[:40]!r} is in the future."
+    return moment, None
+
+
 @dataclass
 class Row:
     line: int
     email: str
     data: dict[str, str]
     custom: dict[str, str]
+    outcome: str = ""  # the stage of a closed lead; blank: an open one
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -393,18 +483,41 @@ class _Plan:
         self.width = len(lead_import.headers)
         self.fields: list[tuple[int, str]] = []
         self.custom: list[tuple[int, str]] = []
-        self.email_index = -1
+        self.index = dict.fromkeys(("email", *HISTORY_FIELDS), -1)
         for index, header in enumerate(lead_import.headers):
             target = lead_import.mapping.get(header, "")
-            if target == "email":
-                self.email_index = index
+            if target in self.index:
+                self.index[target] = index
             elif target.startswith(CUSTOM):
                 self.custom.append((index, target[len(CUSTOM) :]))
             elif target:
                 self.fields.append((index, target))
+        self.email_index, self.record_index = self.index["email"], self.index["external_id"]
+        self.history = self.index["outcome"] >= 0
+        self.now = timezone.now()
 
-    def email(self, cells: list[str]) -> tuple[str, str | None]:
+    def identity(self, cells: list[str]) -> tuple[str, str | None, bool]:
+        """The address a row's lead is known by: its e-mail, or else the placeholder of its
+        record id; the reason the row is refused (or None); whether it is the placeholder."""
         raw = cell(cells, self.email_index)
+        if raw or self.record_index < 0:
+            return *self.email(raw), False
+        record = cell(cells, self.record_index)
+        if not record:
+            both = "E-mail and Record ID: both missing." if self.email_index >= 0 else "Record ID: missing."
+            return "", both, True
+        address = placeholder_email(record)
+        if not address:
+            return "", f"Record ID: {record[:60]!r} has no letters or digits.", True
+        if len(address) > 254:
+            return "", f"Record ID: longer than {254 - len(PLACEHOLDER_DOMAIN) - 1} characters.", True
+        return address, None, True
+
+    def shown(self, cells: list[str]) -> str:
+        """What identifies a row in the list of bad rows: its e-mail, or else its record id."""
+        return (cell(cells, self.email_index) or cell(cells, self.record_index))[:300]
+
+    def email(self, raw: str) -> tuple[str, str | None]:
         email = normalize_email(raw)
         if not email:
             return "", "E-mail: missing."
@@ -431,7 +544,31 @@ class _Plan:
             value = cell(cells, index)
             if value:
                 custom[name] = value
-        return (None if reasons else Row(line, email, data, custom)), reasons
+        outcome, created_at, closed_at = self._history(cells, reasons)
+        if reasons:
+            return None, reasons
+        return Row(line, email, data, custom, outcome, created_at, closed_at), reasons
+
+    def _history(self, cells: list[str], reasons: list[str]) -> tuple[str, datetime | None, datetime | None]:
+        """The outcome and dates of a row (blank and None when not mapped or blank); adds the
+        reasons to refuse the row to ``reasons``."""
+        value = cell(cells, self.index["outcome"])
+        outcome = OUTCOMES.get(value.lower(), "") if value else ""
+        if value and not outcome:
+            reasons.append(f"Outcome: unknown value {value[:60]!r} ({OUTCOME_HELP}).")
+        created_at = closed_at = None
+        if created := cell(cells, self.index["created_at"]):
+            created_at, reason = _moment("Created on", created, self.now)
+            reasons += [reason] if reason else []
+        if closed := cell(cells, self.index["closed_at"]):
+            closed_at, reason = _moment("Closed on", closed, self.now)
+            if reason:
+                reasons.append(reason)
+            elif not value:
+                reasons.append("Closed on: a date without an outcome (leave it blank for open leads).")
+            elif created_at and closed_at < created_at:
+                reasons.append(f"Closed on: {closed!r} is before Created on ({created!r}).")
+        return outcome, created_at, closed_at
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -478,7 +615,7 @@ def _run(lead_import: LeadImport) -> None:
     for line, cells in records:
         if offset < done:
             # Already imported by an earlier run: only remember its e-mail for the duplicates.
-            email, reason = plan.email(cells)
+            email, reason, _ = plan.identity(cells)
             if reason is None:
                 seen.setdefault(email, line)
             offset += 1
@@ -499,16 +636,19 @@ def _run(lead_import: LeadImport) -> None:
 def _validate(plan: _Plan, chunk, seen: dict[str, int]) -> tuple[list[Row], list[BadRow]]:
     rows, bad = [], []
     for line, cells in chunk:
-        email, reason = plan.email(cells)
+        email, reason, placeholder = plan.identity(cells)
         reasons = [reason] if reason else []
         if not reason:
             first = seen.setdefault(email, line)
-            if first != line:
+            if first != line and placeholder:
+                record = cell(cells, plan.record_index)[:60]
+                reasons.append(f"Record ID: {record!r} gives {email}, which line {first} has already.")
+            elif first != line:
                 reasons.append(f"E-mail: {email} is on line {first} already.")
         row, more = plan.row(line, email, cells)
         reasons += more
         if reasons:
-            bad.append(BadRow(line, cell(cells, plan.email_index)[:300], " ".join(reasons), cells))
+            bad.append(BadRow(line, plan.shown(cells), " ".join(reasons), cells))
         else:
             rows.append(row)
     return rows, bad
@@ -524,12 +664,14 @@ def _write_chunk(lead_import: LeadImport, plan: _Plan, chunk, offset: int, seen:
                 current = (
                     LeadImport.objects.select_for_update()
                     .filter(pk=lead_import.pk)
-                    .values_list("processed_rows", "status")
+                    .values_list("processed_rows", "status", "outcome_counts")
                     .first()
                 )
-                if current != (offset, LeadImport.Status.RUNNING):
+                if current is None or current[:2] != (offset, LeadImport.Status.RUNNING):
                     return False
-                created, updated, skipped = _write_leads(lead_import, plan, rows)
+                created, updated, skipped, stages = _write_leads(lead_import, plan, rows)
+                # The chunks of an import are written one at a time (the row lock above).
+                outcome_counts = dict(Counter(current[2]) + stages) if plan.history else current[2]
                 insert_rows(
                     ImportRowError,
                     ["lead_import", "line", "email", "reason", "row"],
@@ -541,6 +683,7 @@ def _write_chunk(lead_import: LeadImport, plan: _Plan, chunk, offset: int, seen:
                     updated_count=F("updated_count") + updated,
                     skipped_count=F("skipped_count") + skipped,
                     error_count=F("error_count") + len(bad),
+                    outcome_counts=outcome_counts,
                     heartbeat_at=timezone.now(),
                 )
             return True
@@ -552,26 +695,30 @@ def _write_chunk(lead_import: LeadImport, plan: _Plan, chunk, offset: int, seen:
     return False
 
 
-def _write_leads(lead_import: LeadImport, plan: _Plan, rows: list[Row]) -> tuple[int, int, int]:
+def _write_leads(lead_import: LeadImport, plan: _Plan, rows: list[Row]) -> tuple[int, int, int, Counter]:
+    """Create the new leads and update (or skip) the known ones; returns the counts created,
+    updated and skipped, and the new leads per stage."""
     if not rows:
-        return 0, 0, 0
+        return 0, 0, 0, Counter()
     now = timezone.now()
     known = _lead_ids([row.email for row in rows])
     new = [row for row in rows if row.email not in known]
     existing = [row for row in rows if row.email in known]
     changed = set(_insert_new(lead_import, new, now)) if new else set()
+    stages = Counter(str(row.outcome or Stage.NEW) for row in new)
     reason = f"Imported from {lead_import.filename}"[:200]
     if lead_import.on_existing == LeadImport.OnExisting.SKIP:
         leads_changed.send(sender=Lead, lead_ids=changed, reason=reason)
-        return len(new), 0, len(existing)
+        return len(new), 0, len(existing), stages
     if existing:
-        # The source is first touch: decided when the lead was created, never changed by an import.
+        # The source is first touch: decided when the lead was created, never changed by an
+        # import; so are its stage and creation date (outcome and dates are for new leads only).
         fields = [field for _, field in plan.fields if field != "source"]
         update = _update_existing_postgres if connection.vendor == "postgresql" else _update_existing
         update(fields, existing, known, now)
         changed.update(known.values())
     leads_changed.send(sender=Lead, lead_ids=changed, reason=reason)
-    return len(new), len(existing), 0
+    return len(new), len(existing), 0, stages
 
 
 def _lead_ids(emails: list[str]) -> dict[str, int]:
@@ -593,41 +740,61 @@ _NEW_LEAD_COLUMNS = [
 _NEW_LEAD_DEFAULTS = {
     f.name: f.get_default() for f in Lead._meta.concrete_fields if f.name in _NEW_LEAD_COLUMNS
 }
+_NEW_LEAD_INDEX = {name: index for index, name in enumerate(_NEW_LEAD_COLUMNS)}
 
 
 def _insert_new(lead_import: LeadImport, rows: list[Row], now) -> list[int]:
+    """COPY the new leads, then their first stage change; a lead with an outcome is created at
+    its stage, with a second change (new -> the outcome) at its closing date."""
     fixed = {
         **_NEW_LEAD_DEFAULTS,
         "source": lead_import.source,
         "created_via": CreatedVia.IMPORT,
-        "stage": Stage.NEW,
-        "stage_changed_at": now,
-        "created_at": now,
         "updated_at": now,
     }
-    insert_rows(
-        Lead,
-        _NEW_LEAD_COLUMNS,
-        [
-            tuple(
-                row.email
-                if name == "email"
-                else row.custom
-                if name == "custom"
-                else row.data.get(name, fixed[name])
-                for name in _NEW_LEAD_COLUMNS
-            )
-            for row in rows
-        ],
-    )
-    ids = _lead_ids([row.email for row in rows]).values()
+    template = [fixed.get(name) for name in _NEW_LEAD_COLUMNS]
+    # When it was created, and when it reached its stage: the row's dates, else the import's time
+    # (a closed lead with a closing date only was created then, not after it).
+    dated = [
+        (row, row.created_at or row.closed_at or now, row.closed_at or row.created_at or now) for row in rows
+    ]
+    values = []
+    for row, created_at, stage_changed_at in dated:
+        lead = template.copy()
+        for name, value in row.data.items():
+            lead[_NEW_LEAD_INDEX[name]] = value
+        for name, value in (
+            ("email", row.email),
+            ("custom", row.custom),
+            ("stage", row.outcome or Stage.NEW),
+            ("created_at", created_at),
+            ("stage_changed_at", stage_changed_at),
+        ):
+            lead[_NEW_LEAD_INDEX[name]] = value
+        values.append(lead)
+    insert_rows(Lead, _NEW_LEAD_COLUMNS, values)
+    ids = _lead_ids([row.email for row in rows])
+    if connection.vendor != "postgresql" and any(created_at != now for _, created_at, _ in dated):
+        # bulk_create (insert_rows without PostgreSQL) stamps auto_now_add fields with its own time.
+        leads = [Lead(pk=ids[row.email], created_at=created_at) for row, created_at, _ in dated]
+        Lead.objects.bulk_update(leads, ["created_at"], batch_size=500)
+    by = lead_import.created_by_id
     reason = f"Imported from {lead_import.filename}"[:300]
+    history = f"Imported history from {lead_import.filename}"[:300]
+    changes = []
+    for row, created_at, stage_changed_at in dated:
+        pk = ids[row.email]
+        if row.outcome:
+            changes.append((pk, "", Stage.NEW, created_at, by, history, False))
+            changes.append((pk, Stage.NEW, row.outcome, stage_changed_at, by, history, False))
+        else:
+            changes.append((pk, "", Stage.NEW, created_at, by, reason, False))
     insert_rows(
         StageChange,
         ["lead", "from_stage", "to_stage", "changed_at", "changed_by", "reason", "forced"],
-        [(pk, "", Stage.NEW, now, lead_import.created_by_id, reason, False) for pk in ids],
+        changes,
     )
-    return list(ids)
+    return list(ids.values())
 
 
 def _update_existing_postgres(fields: list[str], rows: list[Row], known: dict[str, int], now) -> None:

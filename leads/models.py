@@ -468,6 +468,9 @@ class LeadImport(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
+    outcome_counts = models.JSONField(
+        default=dict, blank=True, help_text="New leads per stage, when the file has an outcome column."
+    )
     failure = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -194,7 +194,9 @@ def _why_not_send(message: Message, suppressed: dict[str, str]) -> str:
     if lead is None:
         return "The lead was deleted."
     suppression = suppressed.get(lead.email) or suppressed.get(message.to_email)
-    refusal = services.mail_refusal(consent=lead.marketing_consent, suppression=suppression)
+    refusal = services.mail_refusal(
+        email=message.to_email, consent=lead.marketing_consent, suppression=suppression
+    )
     if refusal:
         return refusal
     enrollment = message.enrollment

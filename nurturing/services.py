@@ -38,6 +38,9 @@ DISPATCH_ROUNDS = 25
 STEP_RETRY = timedelta(minutes=15)
 
 SALES_STAGES = [Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
+# The reserved top-level domain .invalid (RFC 2606) can never receive mail: a history import
+# gives it to the past leads it knows only by a record id. Never enrolled, never sent to.
+NO_MAIL_SUFFIX = ".invalid"
 
 
 class CampaignError(ValueError):
@@ -187,7 +190,7 @@ def enroll(campaign: Campaign, leads: QuerySet[Lead], *, via: str = "manual", by
     )
     if campaign.reenroll and not state_trigger:
         before = before.filter(status=Enrollment.Status.ACTIVE)
-    ids = leads.order_by().filter(~Exists(before)).values("pk")
+    ids = leads.order_by().filter(~Exists(before)).exclude(email__endswith=NO_MAIL_SUFFIX).values("pk")
     select_sql, params = ids.query.sql_with_params()
     table = connection.ops.quote_name(Enrollment._meta.db_table)
     sql = (
@@ -507,9 +510,11 @@ def branch_condition(step: Step) -> Q:
     raise ValueError(f"Unknown branch condition {step.branch_on!r}")
 
 
-def mail_refusal(*, consent: bool, suppression: str | None) -> str:
+def mail_refusal(*, email: str, consent: bool, suppression: str | None) -> str:
     """Why a lead may not get marketing e-mail (blank: it may). Asked when the outbox row is
     written and again just before it is sent."""
+    if email.strip().rstrip(".").lower().endswith(NO_MAIL_SUFFIX):
+        return "A placeholder address (.invalid): it cannot receive e-mail."
     if suppression:
         return f"Suppressed ({suppression})."
     return "" if consent else "No marketing consent."
@@ -543,7 +548,7 @@ def _write_messages(step: Step, members: list[tuple[int, int]]) -> list[int]:
     rows, keys = [], []
     for enrollment_id, lead_id in members:
         email, consent = leads[lead_id]
-        error = mail_refusal(consent=consent, suppression=suppressed.get(email))
+        error = mail_refusal(email=email, consent=consent, suppression=suppressed.get(email))
         status = Message.Status.SKIPPED if error else Message.Status.QUEUED
         token = uuid.uuid4()
         key = message_key(enrollment_id, step.pk)
