@@ -21,10 +21,17 @@ class LeadScoreSummarySerializer(serializers.Serializer):
     total = serializers.IntegerField()
     fit = serializers.IntegerField()
     engagement = serializers.IntegerField()
-    grade = serializers.ChoiceField(choices=["A", "B", "C", "D"], help_text="Fit grade, A best.")
+    grade = serializers.ChoiceField(
+        choices=["A", "B", "C", "D"],
+        help_text="A best: from the fit points, the chance or a blend, as the rule set says.",
+    )
     temperature = serializers.ChoiceField(choices=["cold", "warm", "hot"], help_text="From engagement.")
     rule_set_version = serializers.IntegerField(allow_null=True, help_text="The rule set that made it.")
     scored_at = serializers.DateTimeField(allow_null=True)
+    chance = serializers.IntegerField(
+        allow_null=True, help_text="The predictive model's chance of conversion, 0–100 (null: none)."
+    )
+    model_version = serializers.IntegerField(allow_null=True, help_text="The model version behind it.")
 
 
 _scored_at = serializers.DateTimeField()
@@ -43,6 +50,8 @@ def score_summary(score) -> dict | None:
         "temperature": score.get_temperature_display().lower(),
         "rule_set_version": score.rule_set.version if score.rule_set_id else None,
         "scored_at": None if score.scored_at is None else _scored_at.to_representation(score.scored_at),
+        "chance": score.probability,
+        "model_version": score.model_version,
     }
 
 

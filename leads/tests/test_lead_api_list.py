@@ -157,6 +157,8 @@ def test_each_listed_lead_has_its_score_object(api_as, sdr):
         "grade": "C",
         "temperature": "cold",
         "rule_set_version": rule_set.version,
+        "chance": None,  # no predictive model trained
+        "model_version": None,
     }
     assert score["scored_at"]
     assert rows["unscored@example.com"]["score"] is None
