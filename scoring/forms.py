@@ -30,6 +30,11 @@ class RuleSetSettingsForm(forms.ModelForm):
             "grade_a_threshold",
             "grade_b_threshold",
             "grade_c_threshold",
+            "drive",
+            "blend_weight",
+            "chance_grade_a",
+            "chance_grade_b",
+            "chance_grade_c",
             "mql_threshold",
             "half_life_days",
             "inactivity_days",
@@ -45,6 +50,24 @@ class RuleSetSettingsForm(forms.ModelForm):
             "half_life_days": "Half-life (days)",
             "inactivity_days": "Inactive after (days)",
             "inactivity_points": "Points when inactive",
+            "drive": "Grades come from",
+            "blend_weight": "Weight of the predictive score (%)",
+            "chance_grade_a": "Grade A from a chance of (%)",
+            "chance_grade_b": "Grade B from a chance of (%)",
+            "chance_grade_c": "Grade C from a chance of (%)",
+        }
+        help_texts = {
+            "drive": "What sets a lead's grade A–D, and so the order of the SDR queue and routing by "
+            "grade. Points: the fit points and the grade thresholds above. Predictive score: the "
+            "model's chance (0–100 %) that the lead becomes a customer. A blend: a weighted mix of "
+            "the two, the fit points counted as a share of the grade-A threshold (at or above it: "
+            "100 %). A lead the model has not scored yet is graded by its points.",
+            "blend_weight": "Only for a blend: how much the predictive score counts. 70 means 70 % "
+            "predictive score and 30 % points; 0 is the points alone, 100 the predictive score alone.",
+            "chance_grade_a": "Predictive score or blend: a lead whose chance (or blend) is at least "
+            "this is grade A.",
+            "chance_grade_b": "At least this, below A: grade B. Must be lower than A.",
+            "chance_grade_c": "At least this, below B: grade C; lower: D. Must be lower than B.",
         }
 
 

@@ -217,7 +217,7 @@ def outcome_leads(rule_set: RuleSet) -> QuerySet[Lead]:
 
 
 @contextmanager
-def _without_jit():
+def without_jit():
     """A transaction in which PostgreSQL does not JIT-compile: the card's statements are
     estimated dear enough to trigger it, and compiling their many CASEs costs more than it
     saves (over a second of a few on 200,000 leads). Changes no data."""
@@ -233,7 +233,7 @@ def report_card(rule_set: RuleSet | None = None) -> ReportCard | None:
     rule_set = rule_set or published_rule_set()
     if rule_set is None:
         return None
-    with _without_jit():
+    with without_jit():
         return _card(rule_set)
 
 
@@ -297,7 +297,7 @@ def _deciles(leads: QuerySet[Lead], overall: float | None) -> list[Group]:
 # --- per rule -------------------------------------------------------------------------------------
 
 
-def _rules(rule_set: RuleSet) -> list[tuple[str, FitRule | EngagementRule, str, str]]:
+def rules_of(rule_set: RuleSet) -> list[tuple[str, FitRule | EngagementRule, str, str]]:
     """(kind, rule, group, label) for every rule of the rule set, in the page's order."""
     rules = []
     for group in rule_set.fit_groups.prefetch_related("rules"):
@@ -362,7 +362,7 @@ def rule_rows(
     """Every rule (or ``only`` the one (kind, pk)) with its counts and suggestion, and the
     typical points of the rule set (of all its rules)."""
     leads = outcome_leads(rule_set) if leads is None else leads
-    rules = _rules(rule_set)
+    rules = rules_of(rule_set)
     typical = typical_points(rules)
     if only is not None:
         rules = [entry for entry in rules if (entry[0], entry[1].pk) == only]
@@ -394,7 +394,7 @@ def rule_rows(
 
 def rule_report(rule_set: RuleSet, *, kind: str, pk: int) -> RuleRow | None:
     """One rule's row (counts and suggestion, as on the card); None if it is no rule of the set."""
-    with _without_jit():
+    with without_jit():
         rows, _ = rule_rows(rule_set, only=(kind, pk))
     return rows[0] if rows else None
 

@@ -35,6 +35,9 @@ urlpatterns = [
     # The report card: how well the published rules pick the leads that convert.
     path("report/", report_views.report, name="report-card"),
     path("report/rules/<slug:kind>/<int:pk>/try/", report_views.try_suggestion, name="report-card-try"),
+    # The points a model suggests for the published rules, and a draft with them.
+    path("suggestions/", views.model_suggestions, name="suggestions"),
+    path("suggestions/draft/", views.suggestions_draft, name="suggestions-draft"),
     # The predictive model: versions, quality, training on demand, activation, settings.
     path("predictive/", predictive_views.overview, name="predictive"),
     path("predictive/train/", predictive_views.train, name="predictive-train"),

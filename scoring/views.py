@@ -2,6 +2,11 @@
 version, and the editor of the one draft (/scoring/draft/) with a preview of its effect before
 it is published. Sales and Managers look; Marketing and Admin edit, publish and restore.
 
+Beside each published rule, the points a model learned from the leads with an outcome would
+give it (``scoring.suggestions``): loaded into the page by htmx from /scoring/suggestions/ (a
+page of its own without htmx), since working them out takes a moment on many leads; Marketing
+and Admin turn them into the draft with one button.
+
 The editor's rows (the settings, each fit group, each rule) are partials of
 ``scoring/draft.html`` that htmx swaps one at a time; every action also works without htmx (a
 redirect back to the page, or the page with the errors). Only a rule set whose status is draft
@@ -21,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from leadapp.permissions import permission_required
 
-from . import preview, selectors, services
+from . import preview, report_card, selectors, services, suggestions
 from .forms import EngagementRuleForm, FitGroupForm, FitRuleForm, RuleSetSettingsForm
 from .models import EngagementRule, FitGroup, FitRule, RuleSet, ScoringJob
 
@@ -30,6 +35,9 @@ CHANGE = "scoring.change_ruleset"
 OVERVIEW = "scoring/overview.html"
 DRAFT = "scoring/draft.html"
 JOB = "scoring/job.html"
+SUGGESTIONS = "scoring/suggestions.html"
+# Who sees the model's suggested points: who reads the rules and the predictive model.
+SEE_SUGGESTIONS = (VIEW, "scoring.view_predictivemodel")
 DRAFT_CHANGED = "scoring-draft-changed"  # htmx event: the preview section reloads (out of date)
 JOB_FINISHED = "scoring-job-finished"  # htmx event: the grade grid reloads after a rescore
 RECENT_RESCORE = timedelta(hours=1)
@@ -52,6 +60,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "draft": services.draft_rule_set(),
         "rescore": _recent_rescore(),
         "can_edit": request.user.has_perm(CHANGE),
+        "show_suggestions": request.user.has_perms(SEE_SUGGESTIONS),
     }
     return render(request, OVERVIEW, context)
 
@@ -82,6 +91,88 @@ def job_status(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and job.is_finished:
         response["HX-Trigger"] = JOB_FINISHED
     return response
+
+
+# --- the model's suggested points ---------------------------------------------------------------
+
+
+@require_GET
+@permission_required(*SEE_SUGGESTIONS)
+def model_suggestions(request: HttpRequest) -> HttpResponse:
+    """The published rules with the model's points beside them: the scoring page loads them
+    with htmx in place of its own rules; without htmx, a page."""
+    published = _with_rules(services.published_rule_set())
+    result = suggestions.suggestions(published) if published is not None else None
+    if result is not None:
+        found = result.by_key()
+        for group in published.group_list:
+            for rule in group.rule_list:
+                rule.suggestion = found.get(f"{report_card.FIT}-{rule.pk}")
+        for rule in published.engagement_list:
+            rule.suggestion = found.get(f"{report_card.ENGAGEMENT}-{rule.pk}")
+    context = {
+        "published": published,
+        "suggestions": result,
+        "show_suggestions": True,
+        "can_edit": request.user.has_perm(CHANGE),
+        "min_matched": report_card.MIN_MATCHED,
+        "clamp": suggestions.CLAMP,
+    }
+    template = f"{SUGGESTIONS}#suggested-rules" if request.htmx else SUGGESTIONS
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required(VIEW, CHANGE)
+def suggestions_draft(request: HttpRequest) -> HttpResponse:
+    """Give the draft's copies of the published rules (the draft is started if there is none)
+    the model's points, worked out again here from the data as it is now, never taken from the
+    form; then the draft, to preview and publish."""
+    published = services.published_rule_set()
+    if published is None:
+        raise Http404("Nothing is published.")
+    result = suggestions.suggestions(published)
+    if result.refused:
+        messages.warning(request, result.refused)
+        return redirect("scoring:overview")
+    changes = result.changes
+    if not changes:
+        messages.info(request, "Every rule gives the points the model suggests already: nothing to change.")
+        return redirect("scoring:overview")
+    draft = services.start_draft(by=request.user)
+    copies, missing = [], []
+    for row in changes:
+        copy = report_card.copy_in_draft(draft, row.kind, row.rule)
+        if copy is None:
+            missing.append(row)
+        else:
+            copy.points = row.suggested
+            copies.append(copy)
+
+    def save():
+        for copy in copies:
+            copy.save(update_fields=["points"])
+
+    if copies:
+        try:
+            services.change_draft(draft, save)
+        except services.NotADraft:
+            messages.error(request, "The draft was published or discarded meanwhile: nothing was changed.")
+            return redirect("scoring:overview")
+        messages.success(
+            request,
+            f"The draft now gives {len(copies)} rule{'s' if len(copies) != 1 else ''} the points the model "
+            f"suggests; the published version ({published}) is unchanged. Preview the draft to see the "
+            "effect, then publish it.",
+        )
+    if missing:
+        by_hand = "; ".join(f"{row.label}: {row.suggested:+d}" for row in missing)
+        messages.warning(
+            request,
+            f"The draft has no rule as it is published for these (changed or removed there): set their "
+            f"points by hand if you want them — {by_hand}.",
+        )
+    return redirect(f"{reverse('scoring:draft')}#draft-preview")
 
 
 # --- versions: publishing, restoring ----------------------------------------------------------
@@ -325,6 +416,8 @@ def _with_rules(rule_set: RuleSet | None) -> RuleSet | None:
     """The rule set with its groups (and their rules) and engagement rules fetched."""
     if rule_set is not None:
         rule_set.group_list = list(rule_set.fit_groups.prefetch_related("rules"))
+        for fit_group in rule_set.group_list:
+            fit_group.rule_list = list(fit_group.rules.all())
         rule_set.engagement_list = list(rule_set.engagement_rules.all())
     return rule_set
 

@@ -52,6 +52,8 @@ def test_the_score_endpoint_explains_the_score_rule_by_rule(api_as, sdr):
         "temperature": "warm",
         "rule_set_version": rule_set.version,
         "scored_at": body["score"]["scored_at"],
+        "chance": None,  # no predictive model trained
+        "model_version": None,
     }
     explanation = body["explanation"]
     assert explanation["rule_set_version"] == rule_set.version
@@ -157,6 +159,8 @@ def test_the_lead_api_has_the_score_object(api_as, sdr):
         "grade": "C",
         "temperature": "hot",
         "rule_set_version": rule_set.version,
+        "chance": None,
+        "model_version": None,
     }
     assert score["scored_at"]
 
