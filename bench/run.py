@@ -696,6 +696,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the KPI dashboard (bench/reports.py): funnel rows rebuilt, GET /leads/reports/",
     )
+    parser.add_argument(
+        "--predictive-only",
+        action="store_true",
+        help="only the predictive model (bench/predictive.py): train, score all, one lead; "
+        "rewrites every lead's stage, so use a database of its own (--db leadapp_bench_predictive)",
+    )
     parser.add_argument("--report-clients", type=int, default=2, help="concurrent managers on the dashboard")
     parser.add_argument(
         "--queue-only",
@@ -737,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from bench import queue
 
     queue_data = None
-    if not (args.scoring_only or args.import_only or args.reports_only):
+    if not (args.scoring_only or args.import_only or args.reports_only or args.predictive_only):
         print("  SDR queue: preparing SDRs, teams and open handoffs", flush=True)
         queue_data = queue.prepare()
     # --- end SDR queue ---
@@ -759,6 +765,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         connection.close()
         header = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])[:5]
         reports_bench.run_alone(args, env, header, prepared_reports, cores)
+        return
+    # --- predictive model (bench/predictive.py) alone: into bench/results/latest-predictive.md ---
+    if args.predictive_only:
+        from bench import predictive as predictive_bench
+
+        header = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])[:5]
+        predictive_bench.run_alone(header)
         return
     # --- SDR queue (bench/queue.py) alone: into bench/results/latest-queue.md ---
     if args.queue_only:

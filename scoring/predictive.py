@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import joblib
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -37,7 +39,7 @@ from leads.models import Lead
 from .engine import LeadSet, grade_sql
 from .features import FeatureSpec, LeadData, load
 from .models import Drive, LeadScore, PredictiveModel, PredictiveSettings, RuleSet
-from .services import insert_missing_scores
+from .services import in_own_connection, insert_missing_scores
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ MIN_CLOSED = 200
 MIN_EACH = 20
 HOLDOUT_SHARE = 0.2
 SCORE_CHUNK = 50_000
+COPY_FROM = 1000  # rows from which write_chances copies them in
 STALE_AFTER = timedelta(minutes=10)
 CALIBRATION_BANDS = 10
 BACKGROUND = 25  # training leads the reasons are measured against
@@ -88,9 +91,9 @@ class Trained:
 # --- training ----------------------------------------------------------------------------------
 
 
-def closed_leads(settings: PredictiveSettings | None = None) -> LeadData:
-    settings = settings or PredictiveSettings.load()
-    recycled_before = timezone.now() - timedelta(days=settings.recycled_after_days)
+def closed_leads(options: PredictiveSettings | None = None) -> LeadData:
+    options = options or PredictiveSettings.load()
+    recycled_before = timezone.now() - timedelta(days=options.recycled_after_days)
     return load(LeadSet(), closed=True, recycled_before=recycled_before)
 
 
@@ -186,14 +189,14 @@ def train(run_id: int) -> PredictiveModel | None:
     if not updated:
         return None
     run = PredictiveModel.objects.get(pk=run_id)
-    settings = PredictiveSettings.load()
+    options = PredictiveSettings.load()
     try:
         _progress(run, 5, "Reading the closed leads")
-        data = closed_leads(settings)
+        data = closed_leads(options)
         check_enough(data)
         train_rows, holdout_rows = time_split(data)
         _progress(run, 30, f"Learning from {len(train_rows):,} leads")
-        trained = fit(data.subset(train_rows), excluded_attributes=settings.excluded_attributes)
+        trained = fit(data.subset(train_rows), excluded_attributes=options.excluded_attributes)
         _progress(run, 80, f"Checking on the newest {len(holdout_rows):,} leads")
         holdout = data.subset(holdout_rows)
         y = np.array(holdout.won, dtype=int)
@@ -216,7 +219,7 @@ def train(run_id: int) -> PredictiveModel | None:
     won = int(sum(data.won))
     PredictiveModel.objects.filter(pk=run.pk, status=Status.TRAINING).update(
         status=Status.READY,
-        excluded_attributes=list(settings.excluded_attributes),
+        excluded_attributes=list(options.excluded_attributes),
         features=trained.spec.as_json(),
         trained_on=len(train_rows),
         holdout_size=len(holdout_rows),
@@ -314,15 +317,24 @@ def active_model() -> tuple[PredictiveModel, Trained] | None:
 
 
 def score_all(run: PredictiveModel) -> int:
-    """Score every open lead with ``run`` (chunks of ids; one UPDATE per chunk)."""
+    """Score every open lead with ``run``: chunks of ids, on several connections at once where
+    the scoring job would use them (``LEADAPP_SCORING_THREADS``, PostgreSQL, not inside a
+    transaction): reading, predicting and writing of different chunks overlap."""
     trained = Trained.loads(run.artefact)
     hi = Lead.objects.order_by().aggregate(hi=Max("id"))["hi"] or 0
-    done = 0
-    for lo in range(0, hi + 1, SCORE_CHUNK):
+    chunks = [LeadSet(lo=lo, hi=lo + SCORE_CHUNK - 1) for lo in range(0, hi + 1, SCORE_CHUNK)]
+
+    def chunk(leads: LeadSet) -> int:
         with transaction.atomic():
-            done += _score(LeadSet(lo=lo, hi=lo + SCORE_CHUNK - 1), run.version, trained)
+            done = _score(leads, run.version, trained)
         PredictiveModel.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-    return done
+        return done
+
+    threads = settings.LEADAPP_SCORING_THREADS
+    if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return sum(pool.map(in_own_connection(chunk), chunks))
+    return sum(chunk(leads) for leads in chunks)
 
 
 def score_leads(lead_ids) -> int:
@@ -346,15 +358,15 @@ def _score(leads: LeadSet, version: int, trained: Trained) -> int:
 
 
 def write_chances(rows: list[tuple[int, int]], version: int) -> None:
-    """Store (lead id, chance) pairs, and the grade where the chance drives it: one UPDATE
-    per batch that touches only the rows that change; the queue's order follows."""
+    """Store (lead id, chance) pairs, and the grade where the chance drives it, touching only
+    the rows that change; the queue's order follows. A few rows go in one statement; many (a
+    chunk of the bulk scoring) are copied into a temporary table first (PostgreSQL)."""
     if not rows:
         return
     rule_set = RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED).first()
     drives = rule_set is not None and rule_set.drive != Drive.POINTS
     postgres = connection.vendor == "postgresql"
     chance = "CAST(v.chance AS SMALLINT)" if postgres else "v.chance"
-    lead = "CAST(v.lead_id AS BIGINT)" if postgres else "v.lead_id"
     differs = "IS DISTINCT FROM" if postgres else "IS NOT"
     setters = [f"probability = {chance}", "model_version = %s"]
     changed = [f"s.probability {differs} {chance}", f"s.model_version {differs} %s"]
@@ -363,15 +375,30 @@ def write_chances(rows: list[tuple[int, int]], version: int) -> None:
         setters.append(f"grade = {grade}")
         changed.append(f"s.grade <> {grade}")
     table = connection.ops.quote_name(LeadScore._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            batch = rows[start : start + 5000]
+    update = (
+        f"UPDATE {table} AS s SET {', '.join(setters)} FROM {{source}} "  # noqa: S608
+        f"WHERE s.lead_id = {{lead}} AND ({' OR '.join(changed)})"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres and len(rows) > COPY_FROM:
             cursor.execute(
-                f"WITH v (lead_id, chance) AS (VALUES {', '.join(['(%s, %s)'] * len(batch))}) "  # noqa: S608
-                f"UPDATE {table} AS s SET {', '.join(setters)} FROM v "
-                f"WHERE s.lead_id = {lead} AND ({' OR '.join(changed)})",
-                [*(value for row in batch for value in row), version, version],
+                "CREATE TEMP TABLE IF NOT EXISTS predictive_chances (lead_id bigint, chance smallint) "
+                "ON COMMIT DELETE ROWS"
             )
+            with cursor.cursor.copy("COPY predictive_chances (lead_id, chance) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(update.format(source="predictive_chances v", lead="v.lead_id"), [version, version])
+            cursor.execute("TRUNCATE predictive_chances")
+        else:
+            lead = "CAST(v.lead_id AS BIGINT)" if postgres else "v.lead_id"
+            for start in range(0, len(rows), 5000):
+                batch = rows[start : start + 5000]
+                values = f"WITH v (lead_id, chance) AS (VALUES {', '.join(['(%s, %s)'] * len(batch))}) "
+                cursor.execute(
+                    values + update.format(source="v", lead=lead),
+                    [*(value for row in batch for value in row), version, version],
+                )
     if drives:
         handoff.reprioritize([lead_id for lead_id, _ in rows])
 

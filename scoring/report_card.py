@@ -45,10 +45,9 @@ Definitions (the page shows the same text):
 import math
 import statistics
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -65,6 +64,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Ntile
 
+from leadapp.db import without_jit
 from leads.models import Activity, Lead, Stage, StageChange
 
 from .engine import engagement_condition, fit_condition
@@ -214,18 +214,6 @@ def outcome_leads(rule_set: RuleSet) -> QuerySet[Lead]:
 
 
 # --- the card -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def without_jit():
-    """A transaction in which PostgreSQL does not JIT-compile: the card's statements are
-    estimated dear enough to trigger it, and compiling their many CASEs costs more than it
-    saves (over a second of a few on 200,000 leads). Changes no data."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-        yield
 
 
 def report_card(rule_set: RuleSet | None = None) -> ReportCard | None:

@@ -499,7 +499,7 @@ def _run_rescore(job: ScoringJob) -> None:
         # ``position`` moves only past chunks done in a row, so a resumed job redoes at most
         # the few in flight, which finds them already done.
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for (_, hi), go_on in zip(chunks, pool.map(_in_own_connection(work), chunks), strict=False):
+            for (_, hi), go_on in zip(chunks, pool.map(in_own_connection(work), chunks), strict=False):
                 if not go_on:
                     pool.shutdown(cancel_futures=True)
                     break
@@ -529,7 +529,7 @@ def _run_rescore(job: ScoringJob) -> None:
     )
 
 
-def _in_own_connection(function):
+def in_own_connection(function):
     """``function`` for a pool thread: Django gives each thread its own connection, which
     is closed when the call is done."""
 

@@ -45,13 +45,14 @@ from django.db import connection
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
+from leadapp.db import without_jit
 from leads.models import Activity, Lead
 
 from .engine import engagement_condition, fit_condition
 from .features import WON, closed_condition
 from .models import EngagementRule, FitRule, PredictiveSettings, RuleSet
 from .predictive import MIN_CLOSED, MIN_EACH
-from .report_card import ENGAGEMENT, FIT, MIN_MATCHED, rules_of, typical_points, without_jit
+from .report_card import ENGAGEMENT, FIT, MIN_MATCHED, rules_of, typical_points
 from .services import published_rule_set
 
 CLAMP = 5  # a suggestion stays within ±5 × the typical points

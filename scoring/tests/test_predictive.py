@@ -110,6 +110,22 @@ def test_the_first_version_is_judged_on_the_newest_leads_activated_and_scores_th
     assert LeadScore.objects.filter(probability__isnull=False).count() == 2  # closed leads: no chance
 
 
+def test_activation_scores_many_open_leads_in_bulk():
+    make_leads(600)
+    opened = make_leads(1500, start=5000, closed=False, seed=11)  # more than one COPY batch
+    run = train_now()
+
+    scores = dict(LeadScore.objects.filter(lead__in=opened).values_list("lead_id", "probability"))
+    assert run.scored_leads == 1500 and None not in scores.values()
+    pro = [lead.pk for lead in opened if lead.custom["plan"] == "pro" and lead.job_title != "Student"]
+    free = [lead.pk for lead in opened if lead.custom["plan"] == "free" and lead.job_title == "Student"]
+    assert sum(scores[pk] for pk in pro) / len(pro) > 50 > 15 > sum(scores[pk] for pk in free) / len(free)
+
+    LeadScore.objects.filter(lead=opened[0]).update(probability=None)
+    assert predictive.score_all(run) == 1500
+    assert chance(opened[0]) == scores[opened[0].pk]
+
+
 def test_a_worse_version_waits_for_a_manager(page_as, marketer, manager):
     make_leads(600)
     first = train_now()
