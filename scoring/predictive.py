@@ -155,8 +155,9 @@ def quality(y: np.ndarray, p: np.ndarray) -> dict:
     }
 
 
-def start_training(*, by=None, reason: str = "On demand") -> PredictiveModel:
-    """Record a training run and queue it (after the commit); returns the run under way if any."""
+def start_training(*, by=None, reason: str = "On demand", enqueue: bool = True) -> PredictiveModel:
+    """Record a training run and queue it (after the commit); returns the run under way if any.
+    ``enqueue=False``: the caller runs it (``train``) in its own process."""
     from .tasks import train_predictive_model
 
     with transaction.atomic():
@@ -170,7 +171,8 @@ def start_training(*, by=None, reason: str = "On demand") -> PredictiveModel:
         run = PredictiveModel.objects.create(
             version=version, reason=reason[:200], created_by=by, heartbeat_at=timezone.now()
         )
-        transaction.on_commit(lambda: train_predictive_model.delay(run.pk))
+        if enqueue:
+            transaction.on_commit(lambda: train_predictive_model.delay(run.pk))
     return run
 
 
