@@ -518,7 +518,11 @@ class PredictiveModel(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status not in (self.Status.QUEUED, self.Status.TRAINING)
+        """Nothing more will happen to it: refused, failed, or trained and (when activated)
+        done scoring the open leads."""
+        if self.status in (self.Status.REFUSED, self.Status.FAILED):
+            return True
+        return self.status not in (self.Status.QUEUED, self.Status.TRAINING) and self.progress >= 100
 
 
 class PredictiveSettings(models.Model):

@@ -29,7 +29,7 @@ import joblib
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from leadapp.db import requeue_stale
@@ -156,16 +156,17 @@ def quality(y: np.ndarray, p: np.ndarray) -> dict:
 
 
 def start_training(*, by=None, reason: str = "On demand", enqueue: bool = True) -> PredictiveModel:
-    """Record a training run and queue it (after the commit); returns the run under way if any.
-    ``enqueue=False``: the caller runs it (``train``) in its own process."""
+    """Record a training run and queue it (after the commit), or return the run under way:
+    ``run.started_now`` says which. ``enqueue=False``: the caller runs it (``train``) itself.
+    Two requests at once start one run: they queue on the settings row's lock."""
     from .tasks import train_predictive_model
 
+    PredictiveSettings.load()  # the row to lock exists
     with transaction.atomic():
-        running = PredictiveModel.objects.select_for_update().filter(
-            status__in=[Status.QUEUED, Status.TRAINING]
-        )
-        current = running.first()
+        PredictiveSettings.objects.select_for_update().get(pk=1)
+        current = PredictiveModel.objects.filter(status__in=[Status.QUEUED, Status.TRAINING]).first()
         if current is not None:
+            current.started_now = False
             return current
         version = (PredictiveModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
         run = PredictiveModel.objects.create(
@@ -173,6 +174,7 @@ def start_training(*, by=None, reason: str = "On demand", enqueue: bool = True) 
         )
         if enqueue:
             transaction.on_commit(lambda: train_predictive_model.delay(run.pk))
+    run.started_now = True
     return run
 
 
@@ -185,6 +187,9 @@ def _progress(run: PredictiveModel, percent: int, phase: str) -> None:
 def train(run_id: int) -> PredictiveModel | None:
     """Train the version ``run_id`` (idempotent: a finished run is left as it is; a run whose
     worker died is started over by the sweeper)."""
+    unfinished = PredictiveModel.objects.filter(pk=run_id, status=Status.ACTIVE, progress__lt=100).first()
+    if unfinished is not None:
+        return finish_activation(unfinished)  # its worker died while scoring the open leads
     updated = PredictiveModel.objects.filter(pk=run_id, status__in=[Status.QUEUED, Status.TRAINING]).update(
         status=Status.TRAINING, started_at=timezone.now(), heartbeat_at=timezone.now(), progress=0
     )
@@ -215,7 +220,11 @@ def train(run_id: int) -> PredictiveModel | None:
         return PredictiveModel.objects.get(pk=run.pk)
     except Exception as exc:
         PredictiveModel.objects.filter(pk=run.pk).update(
-            status=Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+            status=Status.FAILED,
+            message=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+            progress=100,
+            phase="",
         )
         raise
     won = int(sum(data.won))
@@ -271,6 +280,12 @@ def activate(run: PredictiveModel, *, by=None, force: bool = False) -> Predictiv
             progress=95,
         )
     run.refresh_from_db()
+    return finish_activation(run)
+
+
+def finish_activation(run: PredictiveModel) -> PredictiveModel:
+    """Score the open leads with the version just activated (until then its progress stays
+    below 100 %, so the page keeps showing it, and the sweeper resumes it if its worker dies)."""
     scored = score_all(run)
     PredictiveModel.objects.filter(pk=run.pk).update(scored_leads=scored, progress=100, phase="")
     run.refresh_from_db()
@@ -280,7 +295,9 @@ def activate(run: PredictiveModel, *, by=None, force: bool = False) -> Predictiv
 def requeue_stale_runs() -> int:
     from .tasks import train_predictive_model
 
-    running = PredictiveModel.objects.filter(status__in=[Status.QUEUED, Status.TRAINING])
+    running = PredictiveModel.objects.filter(
+        Q(status__in=[Status.QUEUED, Status.TRAINING]) | Q(status=Status.ACTIVE, progress__lt=100)
+    )
     return requeue_stale(running, train_predictive_model, stale_after=STALE_AFTER)
 
 

@@ -120,7 +120,7 @@ def status(request: HttpRequest, version: int) -> HttpResponse:
 @permission_required(VIEW, TRAIN)
 def train(request: HttpRequest) -> HttpResponse:
     run = predictive.start_training(by=request.user, reason=f"On demand by {request.user.get_username()}")
-    if run.created_by_id == request.user.pk and run.status == PredictiveModel.Status.QUEUED:
+    if run.started_now:
         messages.success(request, f"Training {run} started. This page shows its progress.")
     else:
         messages.info(request, f"{run} is training already: its progress is below.")
