@@ -7,14 +7,19 @@ the dashboard renders in under 1 s.
    leads the demo history took to the opportunity stage (``INSERT … SELECT``, amounts from the
    lead id, won for customers) and a year of monthly costs for four paid sources, where missing;
    then the funnel rows of every lead rebuilt (``reports.refresh_funnel``: the nightly job and
-   ``manage.py refresh_funnel``), timed: the backfill figure.
+   ``manage.py refresh_funnel``), timed: the backfill figure; on the first run after migration
+   0011 that also builds the dashboard's roll-ups (funnel cubes, engagement roll-up), so it is
+   run a second time and timed again: what the nightly rebuild costs when little changed.
 2. **Measure** (gunicorn running): a manager, logged in through the login form, from
    ``--report-clients`` clients (default 2: managers do not refresh a dashboard ten at a time)
    for ``--duration`` seconds after ``--warmup``: the default page (the last 90 days against the
    90 before), a year against the year before, the year filtered by a source, and the htmx swap
-   a filter change makes (the dashboard part only). Baseline of the same run: ``GET /healthz``.
-3. **Break down** (in-process, one at a time): the time of each KPI function for the year, so
-   that a slow figure is easy to find.
+   a filter change makes (the dashboard part only), and the year filtered by a country (a
+   filter the roll-ups do not cover: the funnel rows and the activities are read). Baseline of
+   the same run: ``GET /healthz``. No cache: every request computes its figures.
+3. **Break down** (in-process, one at a time): the time of each KPI function for the year and
+   its comparison (as the page asks for them), so that a slow figure is easy to find; and a
+   check at scale that the engagement roll-up gives what counting the activities gives.
 """
 
 from __future__ import annotations
@@ -31,6 +36,15 @@ TARGET_MS = 1000
 MANAGER = "bench-reports-manager"
 PASSWORD = "bench-reports-password"  # noqa: S105 - a benchmark fixture on a scratch database
 COST_SOURCES = {"paid_search": 90_000, "paid_social": 60_000, "event": 40_000, "partner": 25_000}
+# The dashboard's roll-ups (migration 0011, PostgreSQL): vacuumed with the funnel rows.
+ROLLUPS = (
+    "leads_funnelday",
+    "leads_qualifiedday",
+    "leads_wonday",
+    "leads_engagedday",
+    "leads_engagedcell",
+    "leads_reportstate",
+)
 
 
 @dataclass
@@ -42,6 +56,7 @@ class Prepared:
     funnel_seconds: float
     funnel_rows: int
     stats: dict[str, int] = field(default_factory=dict)
+    again_seconds: float = 0.0
 
 
 def prepare() -> Prepared:
@@ -96,8 +111,16 @@ def prepare() -> Prepared:
     started = time.perf_counter()
     rows = reports.refresh_funnel()
     funnel_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    reports.refresh_funnel()
+    again_seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
-        for table in ("leads_leadfunnel", "leads_opportunity", "leads_marketingcost"):
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ANY(%s)", [list(ROLLUPS)]
+        )
+        tables = ["leads_leadfunnel", "leads_opportunity", "leads_marketingcost"]
+        tables += sorted(name for (name,) in cursor.fetchall())
+        for table in tables:
             cursor.execute(f"VACUUM (ANALYZE) {table}")
         cursor.execute("SELECT count(*) FROM leads_activity")
         activities = cursor.fetchone()[0]
@@ -105,7 +128,14 @@ def prepare() -> Prepared:
         first, last = cursor.fetchone()
     stats = {"activities": activities, "history_days": (last - first).days if first else 0}
     return Prepared(
-        time.perf_counter() - began, migrations, opportunities, costs, funnel_seconds, rows, stats
+        time.perf_counter() - began,
+        migrations,
+        opportunities,
+        costs,
+        funnel_seconds,
+        rows,
+        stats,
+        again_seconds,
     )
 
 
@@ -126,6 +156,7 @@ def scenarios() -> list[tuple[str, str, dict[str, str]]]:
             {},
         ),
         ("GET /leads/reports/ (a year, htmx swap of #dashboard)", f"{REPORTS_PATH}?{year}", htmx),
+        ("GET /leads/reports/ (a year, country = DE: no roll-up)", f"{REPORTS_PATH}?{year}&country=DE", {}),
     ]
 
 
@@ -159,36 +190,83 @@ def measure(port: int, *, clients: int, duration: float, warmup: float) -> tuple
 
 
 def breakdown(repeat: int = 3) -> list[str]:
-    """Each KPI function's time for a year (median of ``repeat``), in-process."""
-    from leads import reports
+    """Each KPI function's time for a year and its comparison, as the page asks for them
+    (median of ``repeat``), in-process; the whole page's figures for the default period and the
+    year; and the engagement roll-up checked against counting the activities."""
+    from leads import report_views, reports
 
     end = date.today()
     period = reports.Period.of_days(end - timedelta(days=364), end)
+    comparison = reports.Period(period.start - timedelta(days=365), period.end - timedelta(days=365))
+    default = reports.Period.of_days(end - timedelta(days=89), end)
+    both = [period, comparison]
     filters = reports.Filters()
+    country = reports.Filters(country="DE")
     parts = [
-        ("funnel", lambda: reports.funnel(period, filters)),
-        ("conversion by source", lambda: reports.conversion_by("source", period, filters)),
-        ("conversion by grade", lambda: reports.conversion_by("grade", period, filters)),
+        (
+            "funnel, conversion by source and by grade (both periods)",
+            lambda: reports.cohorts(both, filters, "source"),
+        ),
         ("velocity", lambda: reports.velocity(period, filters)),
         ("new MQLs per month", lambda: reports.mql_months(period, filters)),
-        ("engagement", lambda: reports.engagement(period, filters)),
-        ("sales cycle", lambda: reports.sales_cycle(period, filters)),
+        ("engagement (both periods)", lambda: reports.engagements(both, filters)),
+        ("sales cycle (both periods)", lambda: reports.sales_cycles(both, filters)),
         ("ROI", lambda: reports.roi(period, filters)),
         ("SLA by SDR", lambda: reports.sla(period, filters, by="owner")),
         ("SLA by team", lambda: reports.sla(period, filters, by="team")),
     ]
-    lines = ["", "| KPI (a year, in-process) | median ms |", "| --- | ---: |"]
+    lines = ["", "| KPI (a year and the year before, in-process) | median ms |", "| --- | ---: |"]
     total = 0.0
     for name, run in parts:
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            run()
-            times.append((time.perf_counter() - began) * 1000)
-        total += statistics.median(times)
-        lines.append(f"| {name} | {statistics.median(times):.0f} |")
+        ms = _median_ms(run, repeat)
+        total += ms
+        lines.append(f"| {name} | {ms:.0f} |")
     lines.append(f"| **all of them** | **{total:.0f}** |")
+    lines += [
+        "",
+        "| the page's figures, in-process (`report_views._figures`) | median ms |",
+        "| --- | ---: |",
+    ]
+    for name, first, filters_ in [
+        ("last 90 days vs the 90 before", default, filters),
+        ("a year vs the year before", period, filters),
+        ("a year vs the year before, source = paid search", period, reports.Filters(source="paid_search")),
+        ("a year vs the year before, country = DE (no roll-up)", period, country),
+    ]:
+        second = first.previous() if first is default else comparison
+        ms = _median_ms(
+            lambda f=first, s=second, x=filters_: report_views._figures(f, s, x, "source"), repeat
+        )
+        lines.append(f"| {name} | {ms:.0f} |")
+    lines += [
+        "",
+        "| engagement: active leads | roll-up | counting the activities | roll-up ms | activities ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, first, filters_ in [
+        ("last 90 days", default, filters),
+        ("a year", period, filters),
+        ("a year, source = paid search", period, reports.Filters(source="paid_search")),
+        ("a year, country = DE (joined to the funnel rows)", period, country),
+    ]:
+        began = time.perf_counter()
+        rolled = reports._active_from_rollup([first], filters_)
+        rolled_ms = (time.perf_counter() - began) * 1000
+        began = time.perf_counter()
+        counted = reports._active_from_activities(first, filters_)
+        counted_ms = (time.perf_counter() - began) * 1000
+        shown = "not built" if rolled is None else f"{rolled[0]:,}"
+        lines.append(f"| {name} | {shown} | {counted:,} | {rolled_ms:.0f} | {counted_ms:.0f} |")
     return lines
+
+
+def _median_ms(run, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
 
 
 def report(
@@ -206,7 +284,8 @@ def report(
         f"{prepared.costs} monthly costs added",
         f"- funnel rows of every lead rebuilt (the nightly job, `manage.py refresh_funnel`) in "
         f"{prepared.funnel_seconds:.1f}s "
-        f"({prepared.funnel_rows / max(prepared.funnel_seconds, 1e-9):,.0f} leads/s)"
+        f"({prepared.funnel_rows / max(prepared.funnel_seconds, 1e-9):,.0f} leads/s), and again, "
+        f"with nothing changed, in {prepared.again_seconds:.1f}s"
         + (f"; migrations applied: {migrated}" if migrated else ""),
         "",
         *http_table(rows, cores),

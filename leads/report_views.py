@@ -99,27 +99,44 @@ class ReportForm(forms.Form):
         )
 
 
-def _figures(period: reports.Period, filters: reports.Filters, by: str) -> dict:
-    leads, steps = reports.funnel(period, filters)
+def _figures(
+    period: reports.Period, comparison: reports.Period | None, filters: reports.Filters, by: str
+) -> tuple[dict, dict | None]:
+    """The period's figures, and the comparison period's that the page shows beside them (the
+    funnel, the conversion, the engagement rate, the median sales cycle): the figures that
+    have both come from the same statements."""
+    periods = [period] if comparison is None else [period, comparison]
+    cohorts = reports.cohorts(periods, filters, by)
+    engagement = reports.engagements(periods, filters)
+    cycles = reports.sales_cycles(periods, filters)
     months = reports.mql_months(period, filters)
     sources, campaigns = reports.roi(period, filters)
-    return {
-        "leads": leads,
-        "steps": steps,
-        "customers": steps[-1].count,
-        "conversion": reports.rate(steps[-1].count, leads),
-        "by": reports.conversion_by(by, period, filters),
-        "grades": reports.conversion_by("grade", period, filters),
-        "velocity": reports.velocity(period, filters),
-        "months": months,
-        "lvr": reports.lead_velocity_rate(months),
-        "engagement": reports.engagement(period, filters),
-        "cycle": reports.sales_cycle(period, filters),
-        "roi_sources": sources,
-        "roi_campaigns": campaigns,
-        "sla_owners": reports.sla(period, filters, by="owner"),
-        "sla_teams": reports.sla(period, filters, by="team"),
-    }
+    figures = [
+        {
+            "leads": cohort.leads,
+            "steps": cohort.steps,
+            "customers": cohort.steps[-1].count,
+            "conversion": reports.rate(cohort.steps[-1].count, cohort.leads),
+            "engagement": engaged,
+            "cycle": cycle,
+        }
+        for cohort, engaged, cycle in zip(cohorts, engagement, cycles, strict=True)
+    ]
+    current = figures[0]
+    current.update(
+        {
+            "by": cohorts[0].by if cohorts[0].by is not None else reports.conversion_by(by, period, filters),
+            "grades": cohorts[0].grades,
+            "velocity": reports.velocity(period, filters),
+            "months": months,
+            "lvr": reports.lead_velocity_rate(months),
+            "roi_sources": sources,
+            "roi_campaigns": campaigns,
+            "sla_owners": reports.sla(period, filters, by="owner"),
+            "sla_teams": reports.sla(period, filters, by="team"),
+        }
+    )
+    return current, (figures[1] if comparison is not None else None)
 
 
 def _pct(value) -> str:
@@ -242,9 +259,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "leads/reports.html", {"form": form}, status=400)
     period, comparison, filters = form.period(), form.comparison(), form.filters()
     by = form.cleaned_data.get("by") or "source"
-    current = _figures(period, filters, by)
     export = request.GET.get("export")
     if export in EXPORTS:
+        current, _ = _figures(period, None, filters, by)
         header, rows = EXPORTS[export]
         filename = f"leadapp-{export}-{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}.csv"
         response = StreamingHttpResponse(
@@ -252,7 +269,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    previous = _figures(comparison, filters, by) if comparison else None
+    current, previous = _figures(period, comparison, filters, by)
     context = {
         "form": form,
         "period": period,

@@ -47,21 +47,18 @@ def check_slas() -> int:
 
 @shared_task(name="leads.refresh_funnel")
 def refresh_funnel(minutes: int = 15) -> int:
-    """Beat, every 5 minutes: bring the funnel rows of the leads changed in the last
-    ``minutes`` up to date (the overlap covers a late or missed run; the nightly full
-    rebuild covers the rest)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+    """Beat, every 5 minutes: bring the funnel rows (and the engagement roll-up) of the leads
+    changed in the last ``minutes`` up to date (the overlap covers a late or missed run; the
+    nightly full rebuild covers the rest)."""
     from . import reports
 
-    return reports.refresh_funnel(reports.changed_leads(timezone.now() - timedelta(minutes=minutes)))
+    return reports.refresh_changed(minutes)
 
 
 @shared_task(name="leads.rebuild_funnel")
 def rebuild_funnel() -> int:
-    """Beat, at night: rewrite every lead's funnel row from the history."""
+    """Beat, at night: rewrite every lead's funnel row from the history (and the engagement
+    roll-up from the activities: only what changed is written)."""
     from . import reports
 
     return reports.refresh_funnel()
