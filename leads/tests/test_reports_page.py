@@ -133,3 +133,12 @@ def test_csv_cells_quote_text_that_looks_like_a_formula_but_not_numbers():
     assert safe_cell(-10) == "-10"
     assert safe_cell(Decimal("-2.50")) == "-2.50"
     assert safe_cell(-0.5) == "-0.5"
+
+
+def test_the_comparison_period_is_computed_with_the_period(page_as, manager, two_leads):
+    # The last 90 days (the lead created yesterday) against the 90 before (the one of 100 days
+    # ago): both in the funnel table, the deltas on the cards.
+    html = page_as(manager).get(reverse("leads:reports")).content.decode()
+    assert "<tr><td>Created</td><td>1</td><td></td><td>1</td></tr>" in html
+    assert 'data-testid="kpi-customers"><small>Customers among them</small><strong>1</strong>' in html
+    assert '<small class="delta">new</small>' in html  # 1 customer against none before
