@@ -67,8 +67,8 @@ FIELD_FLAGS = [
     ("marketing_consent", "Marketing consent"),
 ]
 STATS = {
-    "count": "{kind}: count",
-    "recent": "{kind}: in the last 30 days",
+    "count": "Number of “{kind}”",
+    "recent": "“{kind}” in the last 30 days",
     "days_since": "Days since the last “{kind}”",
 }
 

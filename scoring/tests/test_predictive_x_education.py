@@ -56,5 +56,7 @@ def test_x_education_through_the_history_import_and_the_training_path(capsys):
     run = predictive.train(predictive.start_training().pk)
     assert run.status == PredictiveModel.Status.ACTIVE
     assert (run.trained_on, run.holdout_size) == (7392, 1848)
-    assert run.auc > 0.87
+    with capsys.disabled():
+        print(f"X Education, newest fifth held out: ROC AUC {run.auc:.4f}, lift {run.top_decile_lift:.2f}")
+    assert run.auc > 0.86  # measured 0.872 (2026-12-01)
     assert not {f["label"] for f in run.features} & {"Tags", "Lead quality", "Last notable activity"}
