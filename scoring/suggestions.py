@@ -184,8 +184,7 @@ def _flag(condition) -> Case:
 def _closed() -> tuple[str, list]:
     """``features.closed_condition`` with the recycled cut-off of the predictive settings."""
     days = PredictiveSettings.load().recycled_after_days
-    sql, params = closed_condition(timezone.now() - timedelta(days=days))
-    return sql, [connection.ops.adapt_datetimefield_value(value) for value in params]
+    return closed_condition(timezone.now() - timedelta(days=days))
 
 
 def training_data(rule_set: RuleSet) -> TrainingData:
