@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from leadapp.api import IDEMPOTENCY_HEADER, idempotent, validation_error_response
 from leadapp.permissions import RoleModelPermissions
 
-from . import conversion, services
+from . import conversion, selectors, services
 from .filters import LeadFilter
 from .lifecycle import TransitionNotAllowed
 from .models import Activity, ActivitySource, CreatedVia, Lead, LostReason, Stage
@@ -38,6 +38,20 @@ class NewestFirst(CursorPagination):
 
 class ActivityPages(NewestFirst):
     ordering = ("-occurred_at", "-id")
+
+
+class LeadPages(NewestFirst):
+    """Pages of leads. A search's page is read ids first (see selectors.page_of): its ids and
+    creation times, sorted, without the joined rows, then those 50 leads with their score,
+    owner and opportunity, instead of joining them to every match before sorting."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if not request.query_params.get("q", "").strip():
+            return super().paginate_queryset(queryset, request, view)
+        # Rows as dicts: the cursor reads its position from them as it would from leads.
+        light = queryset.select_related(None).values("pk", *(field.lstrip("-") for field in self.ordering))
+        page = super().paginate_queryset(light, request, view)
+        return page if page is None else selectors.rows_of(queryset, [row["pk"] for row in page])
 
 
 class ChangeLead(RoleModelPermissions):
@@ -82,7 +96,7 @@ class LeadViewSet(
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)
 
-    pagination_class = NewestFirst
+    pagination_class = LeadPages
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

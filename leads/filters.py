@@ -1,8 +1,13 @@
 """The lead filters, shared by the lead list page and ``GET /api/leads/``."""
 
+import functools
+from collections.abc import Callable
+
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django_countries import countries
 
@@ -25,6 +30,23 @@ SORTS = {
 SEARCH_ID_LIMIT = 1_000
 
 
+def matches(q: str) -> Q:
+    """Leads whose e-mail, first or last name or company contain ``q`` (any case)."""
+    return (
+        Q(email__icontains=q)
+        | Q(first_name__icontains=q)
+        | Q(last_name__icontains=q)
+        | Q(company_name__icontains=q)
+    )
+
+
+def matching_ids(q: str) -> list[int] | None:
+    """The ids of every lead that ``q`` matches when at most ``SEARCH_ID_LIMIT`` do (a rare
+    term), through the trigram indexes; None when more do."""
+    ids = list(Lead.objects.filter(matches(q)).order_by().values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
+    return None if len(ids) > SEARCH_ID_LIMIT else ids
+
+
 def search(queryset, q: str):
     """Substring search over e-mail, names and company (trigram-indexed on PostgreSQL).
 
@@ -37,26 +59,70 @@ def search(queryset, q: str):
     q = q.strip()
     if not q:
         return queryset
-    matches = (
-        Q(email__icontains=q)
-        | Q(first_name__icontains=q)
-        | Q(last_name__icontains=q)
-        | Q(company_name__icontains=q)
-    )
-    ids = list(Lead.objects.filter(matches).order_by().values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
-    if len(ids) > SEARCH_ID_LIMIT:
-        return queryset.filter(matches)
-    return queryset.filter(pk__in=ids)
+    return apply_search(queryset, q, matching_ids(q))
+
+
+def apply_search(queryset, q: str, ids: list[int] | None):
+    """``queryset`` narrowed to the leads ``q`` matches, ``ids`` being ``matching_ids(q)``."""
+    return queryset.filter(matches(q)) if ids is None else queryset.filter(id_in(ids, queryset.db))
+
+
+def id_in(ids: list[int], using: str = "default") -> Q:
+    """``pk__in=ids``; on PostgreSQL ``id IN (SELECT unnest(<one array parameter>))`` rather
+    than ``IN`` with a literal per id, which costs Django and PostgreSQL's planner a
+    millisecond each at a thousand ids. Also not ``id = ANY(<array>)``: sorted and limited,
+    PostgreSQL runs that as a walk of the sorted index that checks each entry against the
+    array (4 ms for 759 ids), where it looks the ids up and sorts them for ``unnest`` (1 ms).
+    The array goes as its text (``{1,2,3}``); psycopg's list adapter cost as much as the rest
+    of the query's Python."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return Q(pk__in=ids)
+    array = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+    pk_type = Lead._meta.pk.db_type(connection)
+    sql = f"SELECT unnest(%s::{pk_type}[])"  # the ids are a parameter; the type is the key column's
+    return Q(pk__in=RawSQL(sql, (array,)))  # noqa: S611
+
+
+class CodeField(django_filters.fields.MultipleChoiceField):
+    """A multiple choice among fixed codes, validated against a set of the codes. Django walks
+    the choices for each value instead, and ``countries`` translates and sorts 250 names on
+    every walk: a quarter of a filtered ``GET /api/leads/`` went there."""
+
+    codes: Callable[[], frozenset[str]]
+
+    def valid_value(self, value) -> bool:
+        return str(value) in self.codes()
+
+
+class CodeFilter(django_filters.MultipleChoiceFilter):
+    """``codes``: a function returning the set of valid values (cached: the choices are fixed)."""
+
+    field_class = CodeField
+
+    def __init__(self, *args, codes: Callable[[], frozenset[str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.codes = codes
+
+    @property
+    def field(self):
+        field = super().field
+        field.codes = self.codes
+        return field
+
+
+def _fixed(choices) -> Callable[[], frozenset[str]]:
+    return functools.cache(lambda: frozenset(str(value) for value, _ in choices))
 
 
 class LeadFilter(django_filters.FilterSet):
     # distinct=False: these are plain columns of the lead, and DISTINCT over a million rows
     # costs ten times the query.
     q = django_filters.CharFilter(method="filter_q", label="Search")
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
-    source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
-    industry = django_filters.MultipleChoiceFilter(choices=Industry.choices, distinct=False)
-    country = django_filters.MultipleChoiceFilter(choices=countries, distinct=False)
+    stage = CodeFilter(choices=Stage.choices, codes=_fixed(Stage.choices), distinct=False)
+    source = CodeFilter(choices=Source.choices, codes=_fixed(Source.choices), distinct=False)
+    industry = CodeFilter(choices=Industry.choices, codes=_fixed(Industry.choices), distinct=False)
+    country = CodeFilter(choices=countries, codes=_fixed(countries), distinct=False)
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username",
@@ -79,5 +145,14 @@ class LeadFilter(django_filters.FilterSet):
                 data.setlist(key, [value for value in data.getlist(key) if value != ""])
         super().__init__(data, *args, **kwargs)
 
+    # Once filtered (``qs``): whether a search term narrowed the list, and what it found
+    # (``matching_ids``: None when it matched more than SEARCH_ID_LIMIT leads).
+    searched = False
+    searched_ids: list[int] | None = None
+
     def filter_q(self, queryset, name, value):
-        return search(queryset, value)
+        q = value.strip()
+        if not q:
+            return queryset
+        self.searched, self.searched_ids = True, matching_ids(q)
+        return apply_search(queryset, q, self.searched_ids)

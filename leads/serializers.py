@@ -8,7 +8,8 @@ from django.core.validators import EmailValidator
 from django.utils import timezone
 from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from .models import Activity, ActivityKind, Lead, Opportunity, Stage, normalize_email
 from .services import EventIn
@@ -35,6 +36,25 @@ class LeadScoreSummarySerializer(serializers.Serializer):
 
 
 _scored_at = serializers.DateTimeField()
+
+
+def _plain_iso(field) -> bool:
+    """Whether ``field`` writes its aware datetimes as ``_iso`` does: a plain DRF DateTimeField
+    in ISO 8601, in the current time zone (the defaults). A page of 50 leads has 250 of them,
+    and DRF's way (looking the format and the time zone up for each) was a third of the
+    serializer's time."""
+    return (
+        type(field) is serializers.DateTimeField
+        and settings.USE_TZ
+        and not hasattr(field, "timezone")
+        and str(getattr(field, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+    )
+
+
+def _iso(value: datetime, tz) -> str:
+    """DRF's DateTimeField.to_representation of an aware datetime in time zone ``tz``."""
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def score_summary(score) -> dict | None:
@@ -166,14 +186,22 @@ class LeadSerializer(serializers.ModelSerializer):
         if fields is None:
             readable = list(self._readable_fields)
             fields = self._plain_fields = [
-                (f.field_name, f.source, f) for f in readable if f.field_name not in ("score", "opportunity")
+                (f.field_name, f.source, f, _plain_iso(f))
+                for f in readable
+                if f.field_name not in ("score", "opportunity")
             ]
             self._with_score = any(f.field_name == "score" for f in readable)
             self._with_opportunity = any(f.field_name == "opportunity" for f in readable)
+        tz = timezone.get_current_timezone()
         data = {}
-        for name, source, field in fields:
+        for name, source, field, iso in fields:
             value = getattr(instance, source)
-            data[name] = None if value is None else field.to_representation(value)
+            if value is None:
+                data[name] = None
+            elif iso and value.utcoffset() is not None:
+                data[name] = _iso(value, tz)
+            else:
+                data[name] = field.to_representation(value)
         if self._with_score:
             data["score"] = self.get_score(instance)
         if self._with_opportunity:

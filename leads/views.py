@@ -2,6 +2,7 @@
 htmx requests get the named partial of the same template instead of the whole page."""
 
 import functools
+from html import escape
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -9,13 +10,13 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadapp.params import positive_int
 from leadapp.permissions import permission_required
+from scoring.models import LeadScore
 
 from . import selectors, services
 from .filters import SORTS, LeadFilter
@@ -33,13 +34,21 @@ SORT_LABELS = {"score": "Score (highest first)"}
 @permission_required("leads.view_lead")
 def lead_list(request: HttpRequest) -> HttpResponse:
     filterset, queryset = selectors.lead_list(request.GET, request=request)
-    # No COUNT over the whole table: fetch one row more than a page to know if there is a next.
-    page_number = positive_int(request.GET.get("page"), default=1)
-    offset = (page_number - 1) * PAGE_SIZE
-    rows = list(queryset[offset : offset + PAGE_SIZE + 1])
-    total, more = selectors.count_capped(queryset)
     params = request.GET.copy()
     params.pop("page", None)
+    if request.htmx and request.htmx.target == COUNT_ID:
+        # The count the page left out (see selectors.list_total), loaded once the page shows.
+        total, capped = selectors.count_capped(queryset, cap=selectors.LIST_COUNT_CAP)
+        context = {"total": total, "total_is_capped": capped, "count_id": COUNT_ID}
+        return render(request, "leads/lead_list.html#count", context)
+    page_number = positive_int(request.GET.get("page"), default=1)
+    offset = (page_number - 1) * PAGE_SIZE
+    rows, has_next = selectors.page_of(queryset, offset, PAGE_SIZE, ids_first=filterset.searched)
+    sort = selectors.list_sort(request.GET)
+    known = selectors.list_total(
+        filterset, queryset, user=request.user, sort=sort, offset=offset, shown=len(rows), has_next=has_next
+    )
+    total, capped = known or (offset + len(rows), True)
     filters = QueryDict(mutable=True)  # the filters alone: no page, no sort, no blanks
     for key in params:
         values = [value for value in params.getlist(key) if value]
@@ -49,12 +58,14 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filterset": filterset,
         "selects": None if request.htmx else _filter_options(filterset),  # htmx swaps the results only
-        "rows": _rows_html(rows[:PAGE_SIZE], show_score),
+        "rows": _rows_html(rows, show_score),
         "page_number": page_number,
-        "has_next": len(rows) > PAGE_SIZE,
+        "has_next": has_next,
         "has_previous": page_number > 1,
         "total": total,
-        "total_is_capped": more,
+        "total_is_capped": capped,
+        "count_later": known is None,  # "more than {{ total }}", then the count (COUNT_ID)
+        "count_id": COUNT_ID,
         "query_string": params.urlencode(),
         "filter_query": filters.urlencode(),  # what a saved segment or a bulk enrollment keeps
         "segments": _segments(request),
@@ -63,11 +74,15 @@ def lead_list(request: HttpRequest) -> HttpResponse:
             for key in SORTS
             if key != "score" or show_score
         ],
-        "sort": request.GET.get("sort") if request.GET.get("sort") in SORTS else "newest",
+        "sort": sort,
         "show_score": show_score,
     }
     template = "leads/lead_list.html#results" if request.htmx else "leads/lead_list.html"
     return render(request, template, context)
+
+
+# The element of the list page that shows "N leads"; an htmx request aimed at it gets the count.
+COUNT_ID = "lead-count"
 
 
 def _segments(request: HttpRequest) -> list[SavedSegment] | None:
@@ -78,53 +93,64 @@ def _segments(request: HttpRequest) -> list[SavedSegment] | None:
 
 
 # One row of the lead list. Built in Python, not with a template loop: 50 rows through the
-# template engine cost more than the page's SQL (see the benchmark in the README).
+# template engine cost more than the page's SQL (see the benchmark in the README). Every value
+# is escaped here (html.escape, what Django's escape() does); the score cell is HTML already.
 ROW = (
-    '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-    '<td><span class="badge stage-{}">{}</span></td>{}<td>{}</td><td>{}</td><td>{}</td></tr>'
+    '<tr><td><a href="%s%s/">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+    '<td><span class="badge stage-%s">%s</span></td>%s<td>%s</td><td>%s</td><td>%s</td></tr>'
 )
 
 
 def _rows_html(leads: list[Lead], show_score: bool) -> str:
-    detail = reverse("leads:detail", args=[0]).removesuffix("0/")
-    return format_html_join(
-        "\n",
-        ROW,
-        (
-            (
-                f"{detail}{lead.pk}/",
-                lead.full_name or "—",
-                lead.email,
-                lead.company_name,
-                lead.country.code or "",
-                lead.get_source_display(),
-                lead.stage,
-                lead.get_stage_display(),
-                _score_cell(lead) if show_score else "",
-                lead.owner or "",
-                _day(lead.created_at) or "",
-                _day(lead.last_activity_at) or "—",
+    detail = escape(reverse("leads:detail", args=[0]).removesuffix("0/"))
+    language, tz = get_language(), timezone.get_current_timezone()
+    sources, stages = _labels(Lead, "source", language), _labels(Lead, "stage", language)
+    temperatures = _labels(LeadScore, "temperature", language)
+    rows = []
+    for lead in leads:
+        source, stage = lead.source, lead.stage
+        rows.append(
+            ROW
+            % (
+                detail,
+                lead.pk,
+                escape(lead.full_name or "—"),
+                escape(lead.email),
+                escape(lead.company_name),
+                escape(lead.country.code or ""),
+                escape(sources.get(source, source)),
+                escape(stage),
+                escape(stages.get(stage, stage)),
+                _score_cell(lead, temperatures) if show_score else "",
+                "" if lead.owner is None else escape(str(lead.owner)),
+                _day(lead.created_at, tz),
+                _day(lead.last_activity_at, tz) or "—",
             )
-            for lead in leads
-        ),
-    )
+        )
+    return mark_safe("\n".join(rows))  # noqa: S308 - every value escaped above
 
 
-def _score_cell(lead: Lead) -> str:
+@functools.cache
+def _labels(model, field: str, language: str) -> dict[str, str]:
+    """The display names of a field's choices in ``language`` (``get_FOO_display``)."""
+    return {str(value): str(label) for value, label in model._meta.get_field(field).flatchoices}
+
+
+def _score_cell(lead: Lead, temperatures: dict[str, str]) -> str:
     try:
         score = lead.score
     except ObjectDoesNotExist:
-        return mark_safe('<td class="score-cell"><span class="muted" title="Not scored yet">—</span></td>')
-    return format_html(
-        '<td class="score-cell"><strong>{}</strong> <small class="score-label">{}·{}</small></td>',
-        score.total,
-        score.grade,
-        score.get_temperature_display().lower(),
+        return '<td class="score-cell"><span class="muted" title="Not scored yet">—</span></td>'
+    temperature = temperatures.get(str(score.temperature), str(score.temperature))
+    return (
+        f'<td class="score-cell"><strong>{score.total}</strong> <small class="score-label">'
+        f"{escape(score.grade)}·{escape(temperature.lower())}</small></td>"
     )
 
 
-def _day(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d") if moment else ""
+def _day(moment, tz) -> str:
+    """The local date of ``moment`` as YYYY-MM-DD ("" for None)."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d") if moment else ""
 
 
 # The filter selects of the list page: field, label, what "no filter" reads.
@@ -139,25 +165,46 @@ FILTER_SELECTS = [
 def _filter_options(filterset) -> list[tuple[str, str, str, str]]:
     """(name, label, blank label, <option>s) of each filter select. The options are built
     here rather than in the template: looping over 250 countries there, translating each
-    name, cost more than the rest of the page."""
+    name, cost more than the rest of the page; the fixed ones are escaped once per language."""
     selects = []
     for name, label, blank in FILTER_SELECTS:
         field = filterset.form[name]
         chosen = field.value()
         chosen = {str(v) for v in chosen} if isinstance(chosen, list) else {str(chosen or "")}
-        choices = field.field.choices if name == "owner" else _static_choices(name, get_language())
-        rows = ((value, " selected" if str(value) in chosen else "", text) for value, text in choices)
-        options = format_html_join(
-            "", '<option value="{}"{}>{}</option>', (row for row in rows if row[0] != "")
-        )
-        selects.append((name, label, blank, options))
+        if name == "owner":
+            options = _options(_owner_choices(field.field), chosen)
+        else:
+            options = _options(_static_options(name, get_language()), chosen)
+        selects.append((name, label, blank, mark_safe(options)))  # noqa: S308 - escaped in _option_html
     return selects
 
 
+def _options(choices: "tuple[tuple[str, str, str], ...]", chosen: set[str]) -> str:
+    """The <option>s of ``choices`` ((value, unselected, selected) HTML), ``chosen`` selected."""
+    return "".join(selected if value in chosen else plain for value, plain, selected in choices)
+
+
+def _option_html(value, text) -> tuple[str, str, str]:
+    value, text = str(value), escape(str(text))
+    return (
+        value,
+        f'<option value="{escape(value)}">{text}</option>',
+        f'<option value="{escape(value)}" selected>{text}</option>',
+    )
+
+
 @functools.cache
-def _static_choices(name: str, language: str) -> tuple[tuple[str, str], ...]:
-    """A filter's fixed choices with their labels in ``language``, worked out once."""
-    return tuple((str(value), str(label)) for value, label in LeadFilter.base_filters[name].extra["choices"])
+def _static_options(name: str, language: str) -> tuple[tuple[str, str, str], ...]:
+    """A filter's fixed choices as <option>s with their labels in ``language``, worked out once."""
+    choices = LeadFilter.base_filters[name].extra["choices"]
+    return tuple(_option_html(value, text) for value, text in choices if str(value) != "")
+
+
+def _owner_choices(field) -> tuple[tuple[str, str, str], ...]:
+    """The owner filter's choices: "Unassigned", then the active users (one query)."""
+    choices = [(field.null_value, field.null_label)] if field.null_label is not None else []
+    choices += [(field.prepare_value(user), field.label_from_instance(user)) for user in field.queryset]
+    return tuple(_option_html(value, text) for value, text in choices if str(value) != "")
 
 
 @require_GET

@@ -186,3 +186,83 @@ def test_the_scores_of_a_page_cost_no_query_per_lead(api_as, sdr):
     assert len(results) == 21
     assert all(row["score"] is not None for row in results)
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+@pytest.mark.parametrize("limit", [1_000, 2])  # the ids of a rare term first, or the term's filter
+def test_search_cursor_pages_cover_every_match_once_in_order(api_as, manager, monkeypatch, limit):
+    monkeypatch.setattr("leads.filters.SEARCH_ID_LIMIT", limit)
+    base = timezone.now() - timedelta(hours=1)
+    matching = LeadFactory.create_batch(7, company_name="Acme Rockets")
+    for n, lead in enumerate(matching):  # two share a creation time
+        Lead.objects.filter(pk=lead.pk).update(created_at=base + timedelta(minutes=min(n, 5)))
+    LeadFactory.create_batch(3, company_name="Globex")
+    matches = Lead.objects.filter(company_name="Acme Rockets").order_by("-created_at", "-id")
+    expected = list(matches.values_list("pk", flat=True))
+    client = api_as(manager)
+
+    seen, url = [], "/api/leads/?q=rocket&page_size=3"
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+        assert len(seen) < 20, "the next links never end"
+    back = client.get(client.get("/api/leads/?q=rocket&page_size=3").json()["next"]).json()
+
+    assert seen == expected
+    assert [row["id"] for row in client.get(back["previous"]).json()["results"]] == expected[:3]
+
+
+def test_a_search_page_has_each_match_s_score_owner_and_opportunity(api_as, manager, sdr):
+    from datetime import date
+
+    from leads.models import Opportunity
+    from scoring.models import LeadScore
+
+    lead = LeadFactory(email="acme@example.com", company_name="Acme", owner=sdr)
+    LeadScore.objects.create(lead=lead, total=42, grade="B")
+    Opportunity.objects.create(
+        lead=lead, amount=1000, expected_close_date=date(2030, 1, 1), opened_at=timezone.now()
+    )
+    LeadFactory(email="bare@example.com", company_name="Acme Too")
+
+    rows = {row["email"]: row for row in api_as(manager).get("/api/leads/", {"q": "acme"}).json()["results"]}
+
+    assert rows["acme@example.com"]["owner"] == "sdr"
+    assert rows["acme@example.com"]["score"]["total"] == 42
+    assert rows["acme@example.com"]["opportunity"]["amount"] == "1000.00"
+    assert rows["bare@example.com"]["score"] is None
+    assert rows["bare@example.com"]["opportunity"] is None
+
+
+def test_a_search_page_costs_no_query_per_match(api_as, manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_as(manager)
+    LeadFactory(company_name="Acme")
+    client.get("/api/leads/", {"q": "acme"})  # warm-up: token, permissions
+
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/leads/", {"q": "acme"})
+    LeadFactory.create_batch(20, company_name="Acme")
+    with CaptureQueriesContext(connection) as many:
+        results = client.get("/api/leads/", {"q": "acme"}).json()["results"]
+
+    assert len(results) == 21
+    assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_a_search_shows_an_sdr_only_the_leads_they_may_see(api_as, sdr, marketer):
+    LeadFactory(email="mine@example.com", company_name="Acme", owner=sdr)
+    LeadFactory(email="pool@example.com", company_name="Acme", owner=None)
+    LeadFactory(email="theirs@example.com", company_name="Acme", owner=marketer)
+
+    assert listed_emails(api_as(sdr), {"q": "acme"}) == {"mine@example.com", "pool@example.com"}
+
+
+@pytest.mark.parametrize("params", [{"country": "XX"}, {"country": "de"}, {"industry": "mining"}])
+def test_a_code_that_is_not_a_choice_is_400(api_as, sdr, params):
+    response = api_as(sdr).get("/api/leads/", params)
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == set(params)

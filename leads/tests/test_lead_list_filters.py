@@ -192,3 +192,114 @@ def test_an_invalid_filter_says_so_and_lists_nothing(page_as, sdr):
     assert response.status_code == 200
     assert "Some filters are not valid" in response.content.decode()
     assert emails_in_order(response) == []
+
+
+def sortable_leads() -> None:
+    """Leads in one company with different names, creation times, activity and scores."""
+    from scoring.models import LeadScore
+
+    now = timezone.now()
+    rows = [
+        ("b@example.com", "Ann", "Baker", "Zeta Acme", 3, 2, 40),
+        ("c@example.com", "Bob", "Adams", "Alpha Acme", 1, None, 70),
+        ("a@example.com", "Amy", "Adams", "Mu Acme", 2, 1, None),
+        ("d@example.com", "Dan", "Cole", "Beta Acme", 4, 3, 10),
+    ]
+    for email, first, last, company, days_old, active_days_ago, score in rows:
+        lead = LeadFactory(email=email, first_name=first, last_name=last, company_name=company)
+        last_activity = now - timedelta(days=active_days_ago) if active_days_ago is not None else None
+        Lead.objects.filter(pk=lead.pk).update(
+            created_at=now - timedelta(days=days_old), last_activity_at=last_activity
+        )
+        if score is not None:
+            LeadScore.objects.create(lead=lead, total=score)
+    LeadFactory(email="other@example.com", company_name="Globex")
+
+
+@pytest.mark.parametrize("limit", [1_000, 2])  # the ids of a rare term first, or the term's filter
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("newest", ["c@example.com", "a@example.com", "b@example.com", "d@example.com"]),
+        ("oldest", ["d@example.com", "b@example.com", "a@example.com", "c@example.com"]),
+        ("name", ["a@example.com", "c@example.com", "b@example.com", "d@example.com"]),
+        ("company", ["c@example.com", "d@example.com", "a@example.com", "b@example.com"]),
+        ("recent_activity", ["a@example.com", "b@example.com", "d@example.com", "c@example.com"]),
+        ("score", ["c@example.com", "b@example.com", "d@example.com"]),
+    ],
+)
+def test_a_search_keeps_every_sort(page_as, manager, monkeypatch, limit, sort, expected):
+    monkeypatch.setattr("leads.filters.SEARCH_ID_LIMIT", limit)
+    sortable_leads()
+
+    response = page_as(manager).get("/leads/", {"q": "acme", "sort": sort})
+
+    assert emails_in_order(response) == expected
+
+
+@pytest.mark.parametrize("limit", [1_000, 2])
+def test_a_search_pages_through_its_matches_in_order(page_as, manager, monkeypatch, limit):
+    monkeypatch.setattr("leads.filters.SEARCH_ID_LIMIT", limit)
+    now = timezone.now()
+    matching = LeadFactory.create_batch(53, company_name="Acme Rockets")
+    for n, lead in enumerate(matching):
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(minutes=n % 7))
+    LeadFactory.create_batch(5, company_name="Globex")
+    expected = [
+        lead.email for lead in Lead.objects.filter(company_name="Acme Rockets").order_by("-created_at", "-id")
+    ]
+    client = page_as(manager)
+
+    first = emails_in_order(client.get("/leads/", {"q": "rocket"}))
+    second = emails_in_order(client.get("/leads/", {"q": "rocket", "page": 2}))
+
+    assert first + second == expected
+
+
+def test_a_search_shows_the_score_and_owner_of_each_match(page_as, manager, sdr):
+    from scoring.models import LeadScore
+
+    lead = LeadFactory(email="acme@example.com", company_name="Acme", owner=sdr)
+    LeadScore.objects.create(lead=lead, total=42, grade="B")
+
+    html = page_as(manager).get("/leads/", {"q": "acme"}).content.decode()
+
+    assert "<strong>42</strong>" in html
+    assert "<td>sdr</td>" in html
+
+
+def test_a_search_shows_an_sdr_only_the_leads_they_may_see(page_as, sdr, marketer):
+    LeadFactory(email="mine@example.com", company_name="Acme", owner=sdr)
+    LeadFactory(email="pool@example.com", company_name="Acme", owner=None)
+    LeadFactory(email="theirs@example.com", company_name="Acme", owner=marketer)
+
+    assert listed(page_as(sdr), {"q": "acme"}) == {"mine@example.com", "pool@example.com"}
+
+
+@pytest.mark.parametrize("q", ["100%", "a_b", "back\\slash"])
+def test_search_wildcards_are_plain_characters(page_as, manager, q):
+    LeadFactory(email="hit@example.com", company_name=f"The {q} company")
+    LeadFactory(email="miss@example.com", company_name="The 1000 company a-b backslash")
+
+    assert listed(page_as(manager), {"q": q}) == {"hit@example.com"}
+
+
+def test_several_countries_and_stages_at_once(page_as, manager):
+    LeadFactory(email="de@example.com", country="DE", stage="mql")
+    LeadFactory(email="fr@example.com", country="FR", stage="sql")
+    LeadFactory(email="it@example.com", country="IT", stage="mql")
+
+    client = page_as(manager)
+
+    assert listed(client, {"country": ["DE", "FR"]}) == {"de@example.com", "fr@example.com"}
+    assert listed(client, {"country": ["DE", "FR"], "stage": ["mql"]}) == {"de@example.com"}
+
+
+@pytest.mark.parametrize("params", [{"country": "XX"}, {"country": "de"}, {"stage": "MQL"}, {"source": "tv"}])
+def test_a_code_that_is_not_a_choice_is_an_invalid_filter(page_as, manager, params):
+    LeadFactory(country="DE", stage="mql")
+
+    response = page_as(manager).get("/leads/", params)
+
+    assert "Some filters are not valid" in response.content.decode()
+    assert emails_in_order(response) == []
