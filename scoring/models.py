@@ -517,6 +517,12 @@ class PredictiveModel(models.Model):
         return f"Predictive model v{self.version}"
 
     @property
+    def below_active(self) -> bool:
+        """It did worse than the version active when it was trained, on the same newest leads:
+        only a manager activates it."""
+        return self.active_auc is not None and self.auc is not None and self.auc < self.active_auc
+
+    @property
     def is_finished(self) -> bool:
         """Nothing more will happen to it: refused, failed, or trained and (when activated)
         done scoring the open leads."""

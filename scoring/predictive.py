@@ -109,6 +109,18 @@ def check_enough(data: LeadData) -> None:
         )
 
 
+def check_holdout(data: LeadData, rows: np.ndarray) -> None:
+    """A version is judged on the newest closed leads: they need both outcomes."""
+    won = int(np.array(data.won, dtype=int)[rows].sum())
+    if won in (0, len(rows)):
+        outcome = "customers" if won else "lost or disqualified"
+        raise TooFewLeads(
+            f"The newest {len(rows):,} closed leads, on which a version is judged, are all {outcome}: "
+            "a version could not be told good from bad. Import older history with both outcomes, "
+            "or wait for more leads to close."
+        )
+
+
 def time_split(data: LeadData) -> tuple[np.ndarray, np.ndarray]:
     """Row numbers of the older 80 % (training) and the newest 20 % (hold-out) by outcome date."""
     order = np.lexsort((np.array(data.ids), np.array(data.as_of)))
@@ -202,6 +214,7 @@ def train(run_id: int) -> PredictiveModel | None:
         data = closed_leads(options)
         check_enough(data)
         train_rows, holdout_rows = time_split(data)
+        check_holdout(data, holdout_rows)
         _progress(run, 30, f"Learning from {len(train_rows):,} leads")
         trained = fit(data.subset(train_rows), excluded_attributes=options.excluded_attributes)
         _progress(run, 80, f"Checking on the newest {len(holdout_rows):,} leads")
@@ -249,7 +262,7 @@ def train(run_id: int) -> PredictiveModel | None:
         phase="Trained",
     )
     run.refresh_from_db()
-    if active is None or (run.auc is not None and (active_auc is None or run.auc >= active_auc)):
+    if active is None or active_auc is None or run.auc >= active_auc:
         activate(run)
     else:
         PredictiveModel.objects.filter(pk=run.pk).update(
@@ -266,7 +279,7 @@ def activate(run: PredictiveModel, *, by=None, force: bool = False) -> Predictiv
     """Make ``run`` the active version (retiring the one before) and score the open leads."""
     if run.status not in (Status.READY, Status.RETIRED, Status.ACTIVE):
         raise ValueError(f"{run} cannot be activated: it is {run.get_status_display().lower()}.")
-    worse = run.active_auc is not None and run.auc is not None and run.auc < run.active_auc
+    worse = run.below_active
     if worse and not force:
         raise ValueError(f"{run} scored worse than the active version; activate it with force.")
     with transaction.atomic():

@@ -136,7 +136,7 @@ def activate(request: HttpRequest, version: int) -> HttpResponse:
         ),
         version=version,
     )
-    worse = run.active_auc is not None and run.auc is not None and run.auc < run.active_auc
+    worse = run.below_active
     if worse and not request.user.has_perm(FORCE):
         messages.error(
             request,

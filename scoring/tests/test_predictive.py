@@ -152,6 +152,18 @@ def test_a_worse_version_waits_for_a_manager(page_as, marketer, manager):
     assert first.status == PredictiveModel.Status.RETIRED
 
 
+def test_a_hold_out_of_one_outcome_cannot_judge_a_version_so_training_refuses():
+    make_leads(600)
+    newest = Lead.objects.order_by("-stage_changed_at", "-id").values_list("pk", flat=True)[:120]
+    Lead.objects.filter(pk__in=list(newest)).update(stage=Stage.LOST)
+
+    run = train_now()
+
+    assert run.status == PredictiveModel.Status.REFUSED
+    assert "The newest 120 closed leads, on which a version is judged, are all lost" in run.message
+    assert not LeadScore.objects.filter(probability__isnull=False).exists()
+
+
 def test_a_version_as_good_as_the_active_one_replaces_it():
     make_leads(600)
     first = train_now()
