@@ -24,7 +24,9 @@ if "DATABASE_URL" not in os.environ and _reachable("127.0.0.1", 5432):
     DATABASES = {"default": env.db_url_config("postgres://postgres@127.0.0.1:5432/leadapp")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:, so that a Celery worker process can see what a test wrote.
-    # One per test run (pid), so that two runs at once do not share it.
+    # One per test run (pid), so that two runs at once do not share it. ``var/`` may not exist
+    # yet (a fresh clone that never ran ./start).
+    os.makedirs(VAR_DIR, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 
 if "CELERY_BROKER_URL" not in os.environ and _reachable("127.0.0.1", 6379):
