@@ -197,10 +197,8 @@ def table(rows: list[Row]) -> list[str]:
 
 def run_alone(header: list[str]) -> None:
     """``--predictive-only``: into bench/results/latest-predictive.md."""
-    from bench.run import RESULTS_DIR
+    from bench.run import write_results
 
-    lines = [*header, "", "## Predictive score (in-process)", "", *table(measure())]
-    print("\n".join(lines))
-    out = RESULTS_DIR / "latest-predictive.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nWritten to {out}.")
+    write_results(
+        "latest-predictive.md", [*header, "", "## Predictive score (in-process)", "", *table(measure())]
+    )

@@ -590,20 +590,15 @@ def report(
 
 def run_alone(args, env: dict[str, str], header: list[str], prepared: Prepared, cores: int) -> None:
     """``--queue-only``: gunicorn, the scenarios, the plans; into bench/results/latest-queue.md."""
-    from bench.run import HOST, RESULTS_DIR, free_port, start_gunicorn, stop
+    from bench.run import measured_with_gunicorn, write_results
 
-    port = free_port()
-    log = RESULTS_DIR / "gunicorn.log"
-    print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
-    server = start_gunicorn(port, args.workers, env, log)
-    try:
-        rows, notes = measure(port, clients=args.clients, duration=args.duration, warmup=args.warmup)
-    finally:
-        stop(server)
+    rows, notes = measured_with_gunicorn(
+        args,
+        env,
+        lambda port: measure(port, clients=args.clients, duration=args.duration, warmup=args.warmup),
+    )
     print("  SDR queue: EXPLAIN ANALYZE", flush=True)
     explained = explain()
-    lines = header + report(prepared, rows, notes, explained, cores)
-    print("\n".join(lines))
-    out = RESULTS_DIR / "latest-queue.md"
-    out.write_text("\n".join([*lines, "", *explained.plans]) + "\n")
-    print(f"\nWritten to {out} (gunicorn log: {log}).")
+    write_results(
+        "latest-queue.md", header + report(prepared, rows, notes, explained, cores), explained.plans
+    )

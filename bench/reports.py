@@ -303,19 +303,12 @@ def report(
 
 def run_alone(args, env: dict[str, str], header: list[str], prepared: Prepared, cores: int) -> None:
     """``--reports-only``: gunicorn, the scenarios, the breakdown; into bench/results/latest-reports.md."""
-    from bench.run import HOST, RESULTS_DIR, free_port, start_gunicorn, stop
+    from bench.run import measured_with_gunicorn, write_results
 
-    port = free_port()
-    log = RESULTS_DIR / "gunicorn.log"
-    print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
-    server = start_gunicorn(port, args.workers, env, log)
-    try:
-        rows, notes = measure(port, clients=args.report_clients, duration=args.duration, warmup=args.warmup)
-    finally:
-        stop(server)
+    rows, notes = measured_with_gunicorn(
+        args,
+        env,
+        lambda port: measure(port, clients=args.report_clients, duration=args.duration, warmup=args.warmup),
+    )
     print("  Reports: in-process breakdown", flush=True)
-    lines = header + report(prepared, rows, notes, breakdown(), cores)
-    print("\n".join(lines))
-    out = RESULTS_DIR / "latest-reports.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nWritten to {out} (gunicorn log: {log}).")
+    write_results("latest-reports.md", header + report(prepared, rows, notes, breakdown(), cores))

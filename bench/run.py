@@ -58,11 +58,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
+T = TypeVar("T")
 INGEST_KINDS = ("page_view", "email_open", "email_click", "download", "form_submitted", "webinar_attended")
 
 
@@ -326,6 +328,26 @@ def start_gunicorn(port: int, workers: int, env: dict[str, str], log: Path) -> s
         time.sleep(0.3)
     stop(server)
     raise RuntimeError(f"gunicorn did not answer /healthz within 60s; see {log}")
+
+
+def measured_with_gunicorn(args, env: dict[str, str], measure: Callable[[int], T]) -> T:
+    """Start gunicorn (``--workers``) on a free port, run ``measure(port)``, stop it again:
+    the frame of the scenarios that run alone (``--queue-only``, ``--reports-only``)."""
+    port = free_port()
+    print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
+    server = start_gunicorn(port, args.workers, env, RESULTS_DIR / "gunicorn.log")
+    try:
+        return measure(port)
+    finally:
+        stop(server)
+
+
+def write_results(name: str, lines: list[str], extra: Sequence[str] = ()) -> None:
+    """Print ``lines`` and write them (and ``extra``, e.g. query plans) to bench/results/<name>."""
+    print("\n".join(lines))
+    out = RESULTS_DIR / name
+    out.write_text("\n".join([*lines, *(["", *extra] if extra else [])]) + "\n")
+    print(f"\nWritten to {out} (gunicorn log, where one ran: {RESULTS_DIR / 'gunicorn.log'}).")
 
 
 def stop(server: subprocess.Popen) -> None:
