@@ -77,6 +77,7 @@ MIN_CATEGORY_LEADS = 5
 MIN_ATTRIBUTE_SHARE = 0.005  # a custom attribute set on fewer training leads is ignored
 NUMERIC_SHARE = 0.95  # an attribute whose values are numbers this often is a number
 TYPE_SAMPLE = 20_000  # leads looked at to decide that
+CUSTOM_PREFIX = "custom_"  # a custom attribute's feature is named CUSTOM_PREFIX + its key
 
 
 @dataclass
@@ -200,12 +201,12 @@ def _pivot(counts: list[tuple], ids: np.ndarray, as_of: np.ndarray) -> dict[tupl
     if not counts:
         return {}
     lead_ids = np.fromiter((row[0] for row in counts), dtype=np.int64, count=len(counts))
-    kinds = [row[1] for row in counts]
+    kinds, kind_of_row = np.unique(np.array([row[1] for row in counts]), return_inverse=True)
     values = np.array([row[2:] for row in counts], dtype=float)
     at = np.searchsorted(ids, lead_ids)
     activity = {}
-    for kind in sorted(set(kinds)):
-        mine = np.array([k == kind for k in kinds])
+    for number, kind in enumerate(kinds.tolist()):
+        mine = kind_of_row == number
         rows = at[mine]
         for stat, column in (("count", 0), ("recent", 1)):
             target = activity[(kind, stat)] = np.zeros(len(ids))
@@ -291,7 +292,7 @@ class FeatureSpec:
             values = [v for attrs in data.custom[:TYPE_SAMPLE] if (v := _text(attrs.get(key)))]
             numbers = sum(_number(v) is not None for v in values)
             kind = "number" if values and numbers >= NUMERIC_SHARE * len(values) else "category"
-            features.append(Feature(f"custom_{key}", attribute_label(key), kind, "custom", key))
+            features.append(Feature(CUSTOM_PREFIX + key, attribute_label(key), kind, "custom", key))
         spec = cls([])
         for feature in features:
             raw = spec._raw(feature, data)

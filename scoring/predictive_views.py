@@ -15,6 +15,7 @@ from leadapp.permissions import permission_required
 from leads.models import Lead
 
 from . import predictive
+from .features import CUSTOM_PREFIX
 from .models import PredictiveModel, PredictiveSettings
 
 VIEW = "scoring.view_predictivemodel"
@@ -46,23 +47,17 @@ class SettingsForm(forms.Form):
         self.fields["excluded_attributes"].choices = [(name, name) for name in attributes]
 
 
-def custom_attributes(limit: int = 200) -> list[str]:
-    """The custom attribute names the leads carry (PostgreSQL: every key in one statement; other
-    databases: from the newest 5,000 leads)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT jsonb_object_keys(custom) FROM {Lead._meta.db_table} "  # noqa: S608
-                "WHERE custom <> '{}'::jsonb ORDER BY 1 LIMIT %s",
-                [limit],
-            )
-            return [row[0] for row in cursor.fetchall()]
-    keys = set()
-    for custom in Lead.objects.exclude(custom={}).order_by("-id").values_list("custom", flat=True)[:5000]:
+def custom_attributes(recent: int = 5000) -> list[str]:
+    """The custom attributes a marketer may exclude: those the newest model learned from and
+    those the newest leads carry (not a scan of every lead's attributes on each page view)."""
+    keys: set[str] = set()
+    newest = PredictiveModel.objects.exclude(features=[]).values_list("features", flat=True).first()
+    for feature in newest or []:
+        if feature["name"].startswith(CUSTOM_PREFIX):
+            keys.add(feature["name"].removeprefix(CUSTOM_PREFIX))
+    for custom in Lead.objects.exclude(custom={}).order_by("-id").values_list("custom", flat=True)[:recent]:
         keys.update(custom or {})
-    return sorted(keys)[:limit]
+    return sorted(keys)
 
 
 def _settings_form(data=None) -> SettingsForm:
