@@ -195,17 +195,19 @@ class EventView(GenericAPIView):
     def post(self, request):
         serializer = EventSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        [result] = services.ingest_events(
+        ingested = services.ingest_events(
             [serializer.validated_data], source=ActivitySource.API, by=request.user
         )
+        [result] = ingested.results
         if result.status == "error":
             return validation_error_response(result.errors)
-        return Response(_batch_body([result]), status=status.HTTP_201_CREATED)
+        return Response(_batch_body(ingested), status=status.HTTP_201_CREATED)
 
 
 class EventBatchView(GenericAPIView):
     """Record up to 1,000 events in one request. Good items are stored even when others are
-    bad: the answer is 201 when every item was accepted, 207 with per-item errors otherwise."""
+    bad: the answer is 201 when every item was accepted, 207 with per-item errors otherwise.
+    A batch touching many leads is scored by a worker within seconds (``follow_up``)."""
 
     queryset = Activity.objects.none()
     parser_classes = [JSONParser]
@@ -229,14 +231,15 @@ class EventBatchView(GenericAPIView):
             events.append(event)
             if item_errors:
                 errors[index] = item_errors
-        results = services.ingest_events(events, source=ActivitySource.API, by=request.user)
+        ingested = services.ingest_events(events, source=ActivitySource.API, by=request.user)
         for index, item_errors in errors.items():
-            results[index] = services.EventResult("error", item_errors)
-        body = _batch_body(results)
+            ingested.results[index] = services.EventResult("error", item_errors)
+        body = _batch_body(ingested)
         return Response(body, status=207 if body["errors"] else status.HTTP_201_CREATED)
 
 
-def _batch_body(results: list[services.EventResult]) -> dict:
+def _batch_body(ingested: services.Ingested) -> dict:
+    results = ingested.results
     items = []
     for index, result in enumerate(results):
         item = {"index": index, "status": result.status}
@@ -247,5 +250,6 @@ def _batch_body(results: list[services.EventResult]) -> dict:
         "created": sum(r.status == "created" for r in results),
         "duplicates": sum(r.status == "duplicate" for r in results),
         "errors": sum(r.status == "error" for r in results),
+        "follow_up": ingested.follow_up,
         "results": items,
     }

@@ -245,6 +245,25 @@ class Activity(models.Model):
         return f"{self.get_kind_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class PendingFollowUp(models.Model):
+    """Activities a large batch stored whose follow-up is still to run: each lead's last
+    activity time, then ``leads_changed`` (scores, predictive chance, campaigns, webhooks).
+
+    Written in the transaction that stored the activities, so neither a dead worker nor a
+    broker outage loses one: a worker runs it seconds later, merged with the batches queued
+    beside it, and beat every minute runs what is left (``services.follow_up_pending``)."""
+
+    lead_ids = models.JSONField()
+    kinds = models.JSONField(help_text="How many activities of each kind: the score history's reason.")
+    source = models.CharField(max_length=10, choices=ActivitySource)
+    # The activities added have greater ids (what the score history calls new).
+    new_activities_after = models.BigIntegerField()
+    queued_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"Follow-up of {len(self.lead_ids)} lead(s) queued {self.queued_at:%Y-%m-%d %H:%M:%S}"
+
+
 class StageChange(models.Model):
     """The lead's lifecycle history: velocity and cycle times are computed from it."""
 

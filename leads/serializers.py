@@ -366,4 +366,10 @@ class EventBatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     errors = serializers.IntegerField()
+    follow_up = serializers.ChoiceField(
+        choices=["done", "queued"],
+        help_text="done: the leads' scores and campaigns already reflect these events. queued: the "
+        "batch touched more leads than LEADAPP_INGEST_INLINE_LEADS (50), and a worker brings them "
+        "up to date within seconds.",
+    )
     results = EventResultSerializer(many=True)

@@ -1,12 +1,14 @@
 """Everything that changes leads and their activities. One function per business action;
 views, the API, imports and tasks call these and nothing else writes."""
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -22,6 +24,7 @@ from .models import (
     ActivitySource,
     CreatedVia,
     Lead,
+    PendingFollowUp,
     Stage,
     StageChange,
     normalize_email,
@@ -235,9 +238,15 @@ class EventResult:
     errors: dict | None = None
 
 
-def ingest_events(
-    events: list[EventIn | None], *, source: str = ActivitySource.API, by=None
-) -> list[EventResult]:
+@dataclass
+class Ingested:
+    results: list[EventResult]
+    # "done": each lead's last activity time, scores and campaigns were brought up to date in
+    # the same transaction; "queued": a worker does it within seconds (a large batch).
+    follow_up: str
+
+
+def ingest_events(events: list[EventIn | None], *, source: str = ActivitySource.API, by=None) -> Ingested:
     """Store a batch of already-validated events in a few statements.
 
     ``None`` entries are items that failed validation: they keep their place so that the
@@ -245,6 +254,11 @@ def ingest_events(
     e-mail creates the lead. An ``external_id`` seen before is reported as a duplicate; when
     two requests carry the same new one at the same moment, the unique constraint still keeps
     a single copy (both are then reported as created).
+
+    A batch touching more than ``LEADAPP_INGEST_INLINE_LEADS`` leads stores its events and a
+    ``PendingFollowUp``, and returns: rescoring a thousand leads in the request would hold the
+    sender (and the leads' rows) for as long, where a worker merges the batches that arrive
+    together and follows up their leads in one pass.
     """
     results: list[EventResult | None] = [None] * len(events)
     with transaction.atomic():
@@ -252,17 +266,62 @@ def ingest_events(
         marker = activity_marker()
         # Only an external_id can conflict; without one the rows stream straight in.
         insert_rows(Activity, ACTIVITY_COLUMNS, rows, ignore_conflicts=any(row[5] for row in rows))
-        activities_added({row[0] for row in rows}, after=marker, reason=_events_reason(rows, source))
-    return results
+        lead_ids = {row[0] for row in rows}
+        kinds = Counter(row[1] for row in rows)
+        if len(lead_ids) > settings.LEADAPP_INGEST_INLINE_LEADS:
+            queue_follow_up(lead_ids, kinds=kinds, source=source, after=marker)
+            return Ingested(results, follow_up="queued")
+        activities_added(lead_ids, after=marker, reason=events_reason(kinds, {source}))
+    return Ingested(results, follow_up="done")
 
 
-def _events_reason(rows: list[tuple], source: str) -> str:
-    kinds = Counter(row[1] for row in rows)
+def events_reason(kinds: Mapping[str, int], sources: Iterable[str]) -> str:
+    """The score history's reason for new activities: "page view ×3, email click (API)"."""
     text = ", ".join(
         f"{ActivityKind(kind).label.lower()} ×{n}" if n > 1 else ActivityKind(kind).label.lower()
-        for kind, n in kinds.most_common()
+        for kind, n in Counter(kinds).most_common()
     )
-    return f"{text} ({ActivitySource(source).label})"[:200]
+    labels = ", ".join(sorted({ActivitySource(source).label for source in sources}))
+    return f"{text} ({labels})"[:200]
+
+
+def queue_follow_up(lead_ids: Iterable[int], *, kinds: Mapping[str, int], source: str, after: int) -> None:
+    """Record, in the caller's transaction, that these leads' new activities (ids above
+    ``after``) still need their follow-up, and ask a worker for it once committed."""
+    from .tasks import follow_up_pending
+
+    PendingFollowUp.objects.create(
+        lead_ids=sorted(lead_ids), kinds=dict(kinds), source=source, new_activities_after=after
+    )
+    # robust: with the broker down the batch is still stored; beat runs it within a minute.
+    transaction.on_commit(follow_up_pending.delay, robust=True)
+
+
+def follow_up_pending(*, rows_at_once: int = 20, time_budget: float = 50.0) -> int:
+    """Run the queued follow-ups, oldest first, ``rows_at_once`` batches merged into one pass
+    (one ``leads_changed`` for their leads: a lead named by several batches is scored once).
+
+    Safe in several workers at once: a pass locks the rows it takes and skips those another
+    worker holds, and a pass that fails rolls back and leaves its rows for the next run.
+    Returns how many batches were followed up."""
+    done = 0
+    deadline = time.monotonic() + time_budget
+    while time.monotonic() < deadline:
+        with transaction.atomic():
+            pending = list(
+                PendingFollowUp.objects.select_for_update(skip_locked=True).order_by("pk")[:rows_at_once]
+            )
+            if not pending:
+                break
+            lead_ids = {pk for row in pending for pk in row.lead_ids}
+            kinds = sum((Counter(row.kinds) for row in pending), Counter())
+            after = min(row.new_activities_after for row in pending)
+            activities_added(
+                lead_ids, after=after, reason=events_reason(kinds, {row.source for row in pending})
+            )
+            PendingFollowUp.objects.filter(pk__in=[row.pk for row in pending]).delete()
+        done += len(pending)
+    return done
 
 
 ACTIVITY_COLUMNS = ["lead", "kind", "occurred_at", "properties", "source", "external_id", "created_by"]

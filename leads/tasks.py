@@ -13,6 +13,18 @@ def process_pending_submissions() -> int:
     return submissions.process_pending()
 
 
+# --- events stored by large batches ---
+
+
+@shared_task(name="leads.follow_up_pending", acks_late=True)
+def follow_up_pending() -> int:
+    """After each large batch of events, and from beat every minute: the follow-up (last
+    activity time, scores, campaigns) of the batches stored and not yet followed up."""
+    from . import services
+
+    return services.follow_up_pending()
+
+
 # --- CSV import ---
 
 

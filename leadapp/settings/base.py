@@ -216,6 +216,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "leadapp.record_heartbeat", "schedule": 60.0},
     "process-pending-submissions": {"task": "leads.process_pending_submissions", "schedule": 60.0},
+    "follow-up-pending": {"task": "leads.follow_up_pending", "schedule": 60.0},
     "requeue-stale-imports": {"task": "leads.requeue_stale_imports", "schedule": 60.0},
     "requeue-stale-scoring-jobs": {"task": "scoring.requeue_stale_jobs", "schedule": 60.0},
     # Campaigns: enroll the leads their triggers match, run the steps that are due, and
@@ -279,4 +280,8 @@ LOGGING = {
 
 # --- LeadApp --------------------------------------------------------------------------
 LEADAPP_EVENT_BATCH_MAX = 1000
+# A batch of events touching more leads than this is followed up (last activity time,
+# scores, campaigns) by a worker within seconds instead of in the request: see
+# leads.services.ingest_events.
+LEADAPP_INGEST_INLINE_LEADS = env.int("LEADAPP_INGEST_INLINE_LEADS", default=50)
 LEADAPP_EVENT_CLOCK_SKEW = timedelta(minutes=5)
