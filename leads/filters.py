@@ -6,9 +6,9 @@ from collections.abc import Callable
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django_countries import countries
 
 from .models import Industry, Lead, Source, Stage
@@ -30,14 +30,11 @@ SORTS = {
 SEARCH_ID_LIMIT = 1_000
 
 
-def matches(q: str) -> Q:
-    """Leads whose e-mail, first or last name or company contain ``q`` (any case)."""
-    return (
-        Q(email__icontains=q)
-        | Q(first_name__icontains=q)
-        | Q(last_name__icontains=q)
-        | Q(company_name__icontains=q)
-    )
+def matches(q: str, prefix: str = "") -> Q:
+    """Leads whose e-mail, first or last name or company contain ``q`` (any case; "ada
+    lovelace" spans the first and last name). ``prefix`` reaches the lead through a relation
+    (``"lead__"``). The term is upper-cased by the database, as the column was."""
+    return Q(**{f"{prefix}search_text__contains": Upper(Value(q))})
 
 
 def matching_ids(q: str) -> list[int] | None:

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F
-from django.db.models.functions import Lower, Now
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Lower, Now, Upper
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django_countries.fields import CountryField
@@ -133,6 +133,16 @@ class Lead(models.Model):
     last_activity_at = models.DateTimeField(
         null=True, blank=True, help_text="When the lead last did something (stage changes do not count)."
     )
+    # What the lead search looks in, upper-cased once when the row is written: one trigram
+    # index and one LIKE a row instead of four UPPER()s (filters.matches). The spaces let
+    # "ada lovelace" find a first and last name.
+    search_text = models.GeneratedField(
+        expression=Upper(
+            Concat("email", Value(" "), "first_name", Value(" "), "last_name", Value(" "), "company_name")
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     objects = LeadQuerySet.as_manager()
 
@@ -143,8 +153,10 @@ class Lead(models.Model):
             ("force_stage", "Can force a stage change the lifecycle rules refuse"),
         ]
         indexes = [
-            # The lead list: newest first, alone or behind one filter.
-            models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
+            # The lead list: newest first, alone or behind one filter. With the search text
+            # in the index, PostgreSQL finds the newest leads matching a common term without
+            # reading their rows (an index-only scan).
+            models.Index(fields=["-created_at", "-id"], include=["search_text"], name="lead_created_idx"),
             models.Index(fields=["stage", "-created_at"], name="lead_stage_created_idx"),
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
