@@ -16,8 +16,10 @@ What it does:
    framework floor), ``GET /api/leads/`` plain, filtered and searched (token auth) and the
    same on the ``/leads/`` page (session auth) if the page answers 200.
 4. Posts batches of 1,000 events to ``/api/events/batch/`` from ``--ingest-clients``
-   clients, next to two in-process baselines over the same events: ``services.ingest_events``
-   (the service without HTTP and DRF) and a plain ``Activity.objects.bulk_create``.
+   clients while a real Celery worker (``--broker``, Redis) follows them up, and waits until
+   it has (bench/ingest.py); next to in-process baselines over the same events:
+   ``services.ingest_events`` (the service without HTTP and DRF), its follow-up, a plain
+   ``Activity.objects.bulk_create`` and a plain COPY.
 5. Imports a generated CSV of ``--import-rows`` leads (100,000) in-process through the import
    service (``leads.imports``: parse, validate, COPY in chunks), then the same file again (every
    row an update of the lead the first pass created); rows per second of each pass.
@@ -26,6 +28,9 @@ What it does:
 7. Prints the tables and writes them, with EXPLAIN ANALYZE of the list queries, to
    ``bench/results/latest.md`` (git-ignored). The events and leads it stored are deleted again.
 
+``--list-only`` runs the lead list scenarios alone, into ``bench/results/latest-list.md``.
+``--ingest-only`` runs the event ingest alone (gunicorn and a worker), into
+``bench/results/latest-ingest.md``.
 ``--scoring-only`` runs the scoring part alone (in-process, no gunicorn).
 ``--queue-only`` runs the SDR queue scenario alone (bench/queue.py: prepares its SDRs and 20,000
 open handoffs, then measures ``GET /leads/queue/`` under 10 SDRs): ``--queue-only --reuse``.
@@ -359,6 +364,45 @@ def stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def measure_list(
+    args: argparse.Namespace, port: int, password: str, manager_token: str, searches: Sequence[str]
+) -> list[Measurement]:
+    """The lead list scenarios: ``/healthz``, then the API and the page, plain, filtered,
+    sorted and searched, each by ``--clients`` clients for ``--duration`` seconds."""
+    http_rows: list[Measurement] = []
+    token = {"Authorization": f"Token {manager_token}", "Accept": "application/json"}
+    scenarios: list[tuple[str, str, dict[str, str]]] = [
+        ("BASELINE GET /healthz (SELECT 1)", "/healthz", {}),
+        ("GET /api/leads/", "/api/leads/", token),
+        (f"GET /api/leads/?{args.filter}", f"/api/leads/?{args.filter}", token),
+        *[(f"GET /api/leads/?q={q}", f"/api/leads/?{urlencode({'q': q})}", token) for q in searches],
+    ]
+    cookie = session_login(port, "bench-manager", password)
+    page = {"Cookie": cookie}
+    status, _ = fetch(port, "/leads/", page)
+    page_paths = [
+        ("GET /leads/ (page)", "/leads/"),
+        (f"GET /leads/?{args.filter} (page)", f"/leads/?{args.filter}"),
+        ("GET /leads/?sort=recent_activity (page)", "/leads/?sort=recent_activity"),
+        *[(f"GET /leads/?q={q} (page)", f"/leads/?{urlencode({'q': q})}") for q in searches],
+    ]
+    if status == 200:
+        scenarios += [(name, path, page) for name, path in page_paths]
+        # A filtered page of more than 50 leads loads its count afterwards, in a request of
+        # its own (htmx): measured too, since a browser showing that page sends both.
+        count = {**page, "HX-Request": "true", "HX-Target": "lead-count"}
+        name = f"GET /leads/?{args.filter} (its count, htmx)"
+        scenarios.append((name, f"/leads/?{args.filter}", count))
+    for name, path, headers in scenarios:
+        print(f"  {name}", flush=True)
+        if args.warmup:
+            drive(name, port, get(path, headers), clients=args.clients, duration=args.warmup)
+        http_rows.append(drive(name, port, get(path, headers), clients=args.clients, duration=args.duration))
+    if status != 200:
+        http_rows.append(Measurement("GET /leads/ (page)", note=f"page not ready: HTTP {status}"))
+    return http_rows
+
+
 # --- event ingest ----------------------------------------------------------------------------------
 
 
@@ -442,8 +486,8 @@ def ingest_in_process(
             )
             for e in batch
         ]
-        outcome = services.ingest_events(events, source=ActivitySource.API, by=user)
-        return sum(r.status == "created" for r in outcome)
+        ingested = services.ingest_events(events, source=ActivitySource.API, by=user)
+        return sum(r.status == "created" for r in ingested.results)
 
     def rows(batch: list[dict], suffix: str) -> list[tuple]:
         return [
@@ -636,6 +680,15 @@ def explain_list_query(query: str) -> str:
 # --- report -----------------------------------------------------------------------------------------
 
 
+def list_plans(args: argparse.Namespace, searches: Sequence[str]) -> list[str]:
+    """EXPLAIN ANALYZE of the first page of ``GET /api/leads/``, plain, filtered and searched."""
+    lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
+    for query in ["", args.filter, *[urlencode({"q": q}) for q in searches]]:
+        plan = explain_list_query(query)
+        lines += [f"### ?{query}" if query else "### (no filter)", "", "```", plan, "```", ""]
+    return lines
+
+
 def http_table(rows: Sequence[Measurement], cores: int) -> list[str]:
     lines = [
         "| scenario | requests | errors | p50 ms | p95 ms | p99 ms | req/s | client CPU | box CPU |",
@@ -649,21 +702,6 @@ def http_table(rows: Sequence[Measurement], cores: int) -> list[str]:
             f"| {m.name} | {m.count} | {_errors(m)} | {m.percentile_ms(50):.1f} | {m.percentile_ms(95):.1f} "
             f"| {m.percentile_ms(99):.1f} | {m.per_second:.1f} | {_share(m.client_cpu / m.wall / cores)} "
             f"| {_share(m.box_busy)} |"
-        )
-    return lines
-
-
-def ingest_table(rows: Sequence[Measurement], cores: int) -> list[str]:
-    lines = [
-        "| ingest path | batches | events stored | errors | p50 ms/batch | p95 ms/batch | events/s "
-        "| client CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for m in rows:
-        lines.append(
-            f"| {m.name} | {m.count} | {m.items} | {_errors(m)} | {m.percentile_ms(50):.0f} "
-            f"| {m.percentile_ms(95):.0f} | {m.items / m.wall:,.0f} "
-            f"| {_share(m.client_cpu / m.wall / cores)} |"
         )
     return lines
 
@@ -730,6 +768,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the SDR queue scenario (bench/queue.py): its data, GET /leads/queue/, EXPLAIN",
     )
+    parser.add_argument(
+        "--list-only", action="store_true", help="only the lead list scenarios (page and API) and their plans"
+    )
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only batch event ingest (bench/ingest.py): gunicorn and a Celery worker that follows up",
+    )
+    parser.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/13", help="Celery broker of the ingest worker (Redis)"
+    )
+    parser.add_argument(
+        "--ingest-worker-concurrency", type=int, default=2, help="processes of the ingest's Celery worker"
+    )
     parser.add_argument("--db", default="leadapp_bench", help="bench database name (dropped and recreated)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     return parser.parse_args(argv)
@@ -749,6 +801,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Throttling stays on (its cost is part of a request) but must not answer 429 here.
         "API_THROTTLE_USER": "1000000/min",
         "LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": args.broker,
     }
     os.environ.update(env)
     import django
@@ -765,7 +818,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from bench import queue
 
     queue_data = None
-    if not (args.scoring_only or args.import_only or args.reports_only or args.predictive_only):
+    if not any(
+        (
+            args.scoring_only,
+            args.import_only,
+            args.reports_only,
+            args.predictive_only,
+            args.list_only,
+            args.ingest_only,
+        )
+    ):
         print("  SDR queue: preparing SDRs, teams and open handoffs", flush=True)
         queue_data = queue.prepare()
     # --- end SDR queue ---
@@ -801,6 +863,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         queue.run_alone(args, env, header, queue_data, cores)
         return
     # --- end SDR queue ---
+    from bench import ingest
+
+    if args.list_only:
+        http_rows = measured_with_gunicorn(
+            args, env, lambda port: measure_list(args, port, password, manager_token, searches)
+        )
+        plans = list_plans(args, searches)
+        report = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, [])
+        write_results("latest-list.md", report, plans)
+        return
+    if args.ingest_only:
+        header = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [])[:5]
+        ingest.run_alone(args, env, header, sample, ingest_token, ingest_user)
+        return
     if args.scoring_only:
         from bench import scoring
 
@@ -825,40 +901,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Starting gunicorn ({args.workers} workers) on {HOST}:{port}…", flush=True)
     server = start_gunicorn(port, args.workers, env, log)
     http_rows: list[Measurement] = []
-    ingest_rows: list[Measurement] = []
     try:
-        token = {"Authorization": f"Token {manager_token}", "Accept": "application/json"}
-        scenarios: list[tuple[str, str, dict[str, str]]] = [
-            ("BASELINE GET /healthz (SELECT 1)", "/healthz", {}),
-            ("GET /api/leads/", "/api/leads/", token),
-            (f"GET /api/leads/?{args.filter}", f"/api/leads/?{args.filter}", token),
-            *[(f"GET /api/leads/?q={q}", f"/api/leads/?{urlencode({'q': q})}", token) for q in searches],
-        ]
-        cookie = session_login(port, "bench-manager", password)
-        page = {"Cookie": cookie}
-        status, _ = fetch(port, "/leads/", page)
-        page_paths = [
-            ("GET /leads/ (page)", "/leads/"),
-            (f"GET /leads/?{args.filter} (page)", f"/leads/?{args.filter}"),
-            ("GET /leads/?sort=recent_activity (page)", "/leads/?sort=recent_activity"),
-            *[(f"GET /leads/?q={q} (page)", f"/leads/?{urlencode({'q': q})}") for q in searches],
-        ]
-        if status == 200:
-            scenarios += [(name, path, page) for name, path in page_paths]
-            # A filtered page of more than 50 leads loads its count afterwards, in a request of
-            # its own (htmx): measured too, since a browser showing that page sends both.
-            count = {**page, "HX-Request": "true", "HX-Target": "lead-count"}
-            name = f"GET /leads/?{args.filter} (its count, htmx)"
-            scenarios.append((name, f"/leads/?{args.filter}", count))
-        for name, path, headers in scenarios:
-            print(f"  {name}", flush=True)
-            if args.warmup:
-                drive(name, port, get(path, headers), clients=args.clients, duration=args.warmup)
-            http_rows.append(
-                drive(name, port, get(path, headers), clients=args.clients, duration=args.duration)
-            )
-        if status != 200:
-            http_rows.append(Measurement("GET /leads/ (page)", note=f"page not ready: HTTP {status}"))
+        http_rows = measure_list(args, port, password, manager_token, searches)
         # --- SDR queue (bench/queue.py) ---
         queue_rows, queue_notes = queue.measure(
             port, clients=args.clients, duration=args.duration, warmup=args.warmup
@@ -866,22 +910,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         # --- end SDR queue ---
 
         run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        batches = ingest_batches(sample, args.ingest_clients * args.ingest_batches, args.batch_size, run)
-        print(f"  POST /api/events/batch/ × {len(batches)}", flush=True)
-        ingest_rows.append(ingest_http(port, ingest_token, batches, args.ingest_clients))
-        clustered = ingest_batches(
-            sample, len(batches), args.batch_size, f"{run}-clustered", leads_per_batch=args.leads_per_batch
-        )
-        measurement = ingest_http(port, ingest_token, clustered, args.ingest_clients)
-        measurement.name += f", {args.leads_per_batch} leads per batch"
-        ingest_rows.append(measurement)
-        # One client: the per-batch cost without queueing, next to the in-process paths.
-        single = ingest_batches(sample, args.ingest_batches, args.batch_size, f"{run}-single")
-        ingest_rows.append(ingest_http(port, ingest_token, single, 1))
+        ingest_runs = ingest.measure(args, env, port, ingest_token, sample, run)
     finally:
         stop(server)
     print("  in-process baselines", flush=True)
-    ingest_rows += ingest_in_process(batches, sample, ingest_user)
+    batches = ingest_batches(sample, args.ingest_clients * args.ingest_batches, args.batch_size, f"{run}-svc")
+    in_process = ingest_in_process(batches, sample, ingest_user)
+    ingest_lines = ingest.table(ingest_runs, in_process, ingest.follow_up_in_process(in_process[0].items))
     Activity.objects.filter(created_by_id=ingest_user).delete()
     from bench import scoring
 
@@ -892,9 +927,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         import_rows = bench_import(args.import_rows, ingest_user)
     vacuum(f"{args.pg}/{args.db}")
 
-    plans = [(q, explain_list_query(q)) for q in ["", args.filter, *[urlencode({"q": q}) for q in searches]]]
+    plans = list_plans(args, searches)
     report = render(
-        args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, ingest_rows, import_rows
+        args,
+        seed_seconds,
+        lead_count,
+        activity_count,
+        pg_version,
+        cores,
+        http_rows,
+        ingest_lines,
+        import_rows,
     )
     report += scoring_lines
     # --- SDR queue (bench/queue.py) ---
@@ -902,10 +945,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     report += queue.report(queue_data, queue_rows, queue_notes, queue_explained, cores)
     # --- end SDR queue ---
     print("\n".join(report))
-    plan_lines = ["", "## EXPLAIN ANALYZE: first page of GET /api/leads/", ""]
-    for query, plan in plans:
-        plan_lines += [f"### ?{query}" if query else "### (no filter)", "", "```", plan, "```", ""]
-    plan_lines += queue_explained.plans  # SDR queue (bench/queue.py)
+    plan_lines = plans + queue_explained.plans  # SDR queue (bench/queue.py)
     (RESULTS_DIR / "latest.md").write_text("\n".join(report + plan_lines) + "\n")
     print(f"\nWritten to {RESULTS_DIR / 'latest.md'} (gunicorn log: {log}).")
 
@@ -918,7 +958,7 @@ def render(
     pg_version: str,
     cores: int,
     http_rows: Sequence[Measurement],
-    ingest_rows: Sequence[Measurement],
+    ingest_lines: Sequence[str],
     import_rows: Sequence[ImportRun] = (),
 ) -> list[str]:
     commit = subprocess.run(
@@ -949,14 +989,18 @@ def render(
         f"- database {args.db}: {lead_count:,} leads, {activity_count:,} activities ({seeded})",
         f"- gunicorn {args.workers} sync workers, DEBUG=0; {args.clients} clients × {args.duration:g}s "
         f"per scenario after {args.warmup:g}s warm-up; a new connection per request",
-        "",
-        "## Lead list",
-        "",
-        *http_table(http_rows, cores),
-        "",
-        f"## Event ingest ({args.batch_size} events per batch, half by e-mail, half with external id)",
-        "",
-        *ingest_table(ingest_rows, cores),
+        *(["", "## Lead list", "", *http_table(http_rows, cores)] if http_rows else []),
+        *(
+            [
+                "",
+                f"## Event ingest ({args.batch_size} events per batch, "
+                "half by e-mail, half with external id)",
+                "",
+                *ingest_lines,
+            ]
+            if ingest_lines
+            else []
+        ),
         *(imported if import_rows else []),
     ]
 
