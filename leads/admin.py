@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import filters
 from .models import (
     Activity,
     CaptureForm,
@@ -10,6 +11,7 @@ from .models import (
     LeadImport,
     LostReason,
     Opportunity,
+    PendingFollowUp,
     Qualification,
     Reminder,
     RoutingRule,
@@ -44,11 +46,18 @@ class LeadAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["stage", "source", "created_via", "industry", "company_size"]
-    search_fields = ["email", "first_name", "last_name", "company_name"]
+    search_fields = ["email"]  # shows the search box; the search itself is the lead list's
+    search_help_text = "E-mail, name or company (any part, any case)."
     raw_id_fields = ["owner"]
     readonly_fields = ["created_at", "updated_at", "last_activity_at", "stage_changed_at"]
     show_full_result_count = False  # COUNT(*) over a million leads on every page is not worth it
     inlines = [StageChangeInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        # The trigram-indexed search column (filters.matches), not four UPPER() LIKEs that
+        # read every lead.
+        term = search_term.strip()
+        return (queryset.filter(filters.matches(term)) if term else queryset), False
 
 
 @admin.register(Activity)
@@ -59,6 +68,24 @@ class ActivityAdmin(admin.ModelAdmin):
     search_fields = ["lead__email", "external_id"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
+
+
+@admin.register(PendingFollowUp)
+class PendingFollowUpAdmin(admin.ModelAdmin):
+    """What a worker has still to follow up (read-only: the queue empties itself)."""
+
+    list_display = ["queued_at", "lead_count", "source", "kinds"]
+    readonly_fields = ["lead_ids", "kinds", "source", "new_activities_after", "queued_at"]
+
+    @admin.display(description="leads")
+    def lead_count(self, obj) -> int:
+        return len(obj.lead_ids)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(StageChange)
