@@ -731,11 +731,12 @@ def _lead_ids(emails: list[str]) -> dict[str, int]:
 
 
 _LEAD_TABLE = f'"{Lead._meta.db_table}"'
-# Every column a new lead needs a value for (COPY does not apply Django's defaults).
+# Every column a new lead needs a value for (COPY does not apply Django's defaults; the
+# database computes the generated ones, and refuses a value for them).
 _NEW_LEAD_COLUMNS = [
     f.name
     for f in Lead._meta.concrete_fields
-    if not f.primary_key and (not f.null or f.name == "stage_changed_at")
+    if not f.primary_key and not f.generated and (not f.null or f.name == "stage_changed_at")
 ]
 _NEW_LEAD_DEFAULTS = {
     f.name: f.get_default() for f in Lead._meta.concrete_fields if f.name in _NEW_LEAD_COLUMNS

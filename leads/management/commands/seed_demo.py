@@ -160,7 +160,7 @@ def _check_columns() -> None:
     """Fail clearly if a model gained a required column that the generator does not fill."""
     for model, columns, _ in TABLES:
         for field in model._meta.concrete_fields:
-            if field.column in columns or field.primary_key or field.null:
+            if field.column in columns or field.primary_key or field.null or field.generated:
                 continue
             if field.db_default is models.NOT_PROVIDED:
                 raise CommandError(
