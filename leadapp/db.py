@@ -5,12 +5,13 @@ INSERT built by the ORM; elsewhere (SQLite) ``bulk_create`` does the same job.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
@@ -74,6 +75,25 @@ def insert_rows(
             "ON CONFLICT DO NOTHING"
         )
         cursor.execute(f"TRUNCATE {target}")
+
+
+def in_values(model: type[models.Model], field: str, values: Collection, using: str = "default") -> Q:
+    """``<field>__in=values``; on PostgreSQL ``<field> IN (SELECT unnest(<one array parameter>))``
+    rather than ``IN`` with a placeholder per value, which costs Django and psycopg about 15 µs
+    a value (15 ms of a batch of 1,000 events) and PostgreSQL's planner more. Also not
+    ``= ANY(<array>)``: sorted and limited, PostgreSQL runs that as a walk of the sorted index
+    that checks each entry against the array, where it looks the values up for ``unnest``.
+    Integers go as the array's text (``{1,2,3}``), cheaper than psycopg's list adapter."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field}__in": values})
+    target = model._meta.pk if field == "pk" else model._meta.get_field(field)
+    db_type = target.db_type(connection)  # the values are a parameter; the type is the column's
+    if isinstance(target, models.IntegerField | models.AutoField | models.ForeignKey):
+        array = "{" + ",".join(str(int(v)) for v in values) + "}"
+    else:
+        array = [str(v) for v in values]
+    return Q(**{f"{field}__in": RawSQL(f"SELECT unnest(%s::{db_type}[])", (array,))})  # noqa: S611
 
 
 def requeue_stale(queryset: models.QuerySet, task, *, stale_after) -> int:

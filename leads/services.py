@@ -15,7 +15,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from leadapp import webhooks
-from leadapp.db import insert_rows
+from leadapp.db import in_values, insert_rows
 
 from . import handoff, lifecycle
 from .models import (
@@ -331,13 +331,15 @@ def _activity_rows(events, results, *, source, by) -> list[tuple]:
     by_id = by.pk if by is not None else None
     ids = {e.lead_id for e in events if e and e.lead_id}
     emails = {normalize_email(e.email) for e in events if e and not e.lead_id}
-    known_ids = set(Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    known_ids = (
+        set(Lead.objects.filter(in_values(Lead, "pk", ids)).values_list("pk", flat=True)) if ids else set()
+    )
     lead_by_email = _leads_for_emails(emails) if emails else {}
     external_ids = [e.external_id for e in events if e and e.external_id]
     seen_external = (
         # exclude(""): lets PostgreSQL use the partial unique index (WHERE external_id <> '').
         set(
-            Activity.objects.filter(external_id__in=external_ids)
+            Activity.objects.filter(in_values(Activity, "external_id", external_ids))
             .exclude(external_id="")
             .order_by()
             .values_list("external_id", flat=True)
@@ -427,7 +429,7 @@ def touch_last_activity(lead_ids: Iterable[int]) -> None:
 def _leads_for_emails(emails: set[str]) -> dict[str, int]:
     """Map e-mails to lead ids, creating leads for the unknown ones (set-based and safe
     when another request creates the same lead at the same time)."""
-    found = dict(Lead.objects.filter(email__in=emails).values_list("email", "pk"))
+    found = dict(Lead.objects.filter(in_values(Lead, "email", emails)).values_list("email", "pk"))
     missing = emails - found.keys()
     if missing:
         now = timezone.now()
