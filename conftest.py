@@ -23,6 +23,15 @@ def pytest_report_header(config):
     return lines
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: what one test's searches taught it (a common
+    term, see leads.filters.matching_ids) must not change what the next one sees."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str, role: str | None = None, **extra):

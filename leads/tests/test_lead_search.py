@@ -254,3 +254,29 @@ def test_demo_leads_are_found_by_their_company(api_as, manager):
     lead = Lead.objects.exclude(company_name="").order_by("pk").first()
 
     assert lead.email in api_found(api_as(manager), lead.company_name.lower())
+
+
+def test_a_term_found_common_is_remembered_and_its_next_page_skips_the_lookup(page_as, manager, monkeypatch):
+    """Paging through a common term's results asks again; the second time the lookup of its
+    matches (a thousand leads read on a large list) is not repeated, and the page is the same."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leads import filters
+
+    monkeypatch.setattr(filters, "SEARCH_ID_LIMIT", 3)
+    for n in range(5):
+        Lead.objects.create(email=f"buyer{n}@common.example", last_name="Garcia")
+    Lead.objects.create(email="other@else.example", last_name="Other")
+    client = page_as(manager)
+
+    first = client.get("/leads/", {"q": "garcia"}).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        second = client.get("/leads/", {"q": "GARCIA"}).content.decode()
+
+    for n in range(5):
+        assert f"buyer{n}@common.example" in first
+        assert f"buyer{n}@common.example" in second
+    assert "other@else.example" not in second
+    lookups = [q["sql"] for q in again.captured_queries if "LIMIT 4" in q["sql"]]
+    assert lookups == []
