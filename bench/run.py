@@ -365,10 +365,18 @@ def stop(server: subprocess.Popen) -> None:
 
 
 def measure_list(
-    args: argparse.Namespace, port: int, password: str, manager_token: str, searches: Sequence[str]
+    args: argparse.Namespace,
+    port: int,
+    password: str,
+    manager_token: str,
+    searches: Sequence[str],
+    common_terms: Sequence[str] = (),
 ) -> list[Measurement]:
     """The lead list scenarios: ``/healthz``, then the API and the page, plain, filtered,
-    sorted and searched, each by ``--clients`` clients for ``--duration`` seconds."""
+    sorted and searched, each by ``--clients`` clients for ``--duration`` seconds. The same
+    term again and again is what paging through a search sends (a common term's verdict is
+    then cached); ``common_terms`` (last names with more matches than the search looks up),
+    a different one each request, measure a common term's first search."""
     http_rows: list[Measurement] = []
     token = {"Authorization": f"Token {manager_token}", "Accept": "application/json"}
     scenarios: list[tuple[str, str, dict[str, str]]] = [
@@ -393,11 +401,19 @@ def measure_list(
         count = {**page, "HX-Request": "true", "HX-Target": "lead-count"}
         name = f"GET /leads/?{args.filter} (its count, htmx)"
         scenarios.append((name, f"/leads/?{args.filter}", count))
-    for name, path, headers in scenarios:
+    makes = [(name, get(path, headers)) for name, path, headers in scenarios]
+    if status == 200 and common_terms:
+
+        def each_new(client: int, n: int) -> Request:
+            term = common_terms[(client * 997 + n) % len(common_terms)]
+            return Request("GET", f"/leads/?{urlencode({'q': term})}", page)
+
+        makes.append((f"GET /leads/?q=<one of {len(common_terms)} common last names> (page)", each_new))
+    for name, make in makes:
         print(f"  {name}", flush=True)
         if args.warmup:
-            drive(name, port, get(path, headers), clients=args.clients, duration=args.warmup)
-        http_rows.append(drive(name, port, get(path, headers), clients=args.clients, duration=args.duration))
+            drive(name, port, make, clients=args.clients, duration=args.warmup)
+        http_rows.append(drive(name, port, make, clients=args.clients, duration=args.duration))
     if status != 200:
         http_rows.append(Measurement("GET /leads/ (page)", note=f"page not ready: HTTP {status}"))
     return http_rows
@@ -809,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     django.setup()
     from django.db import connection
 
+    from leads.filters import SEARCH_ID_LIMIT
     from leads.models import Activity, Lead
 
     print(f"Preparing {args.db} with {args.leads:,} leads…", flush=True)
@@ -837,6 +854,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sample = cursor.fetchall()
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
+        # Last names that more leads have than the search looks up (see measure_list).
+        cursor.execute(
+            "SELECT last_name FROM leads_lead WHERE last_name <> '' GROUP BY last_name "
+            "HAVING count(*) > %s ORDER BY last_name",
+            [SEARCH_ID_LIMIT],
+        )
+        common_terms = [row[0].lower() for row in cursor.fetchall()]
     connection.close()  # gunicorn's workers and the bench must not share it
 
     cores = os.cpu_count() or 1
@@ -867,7 +891,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if args.list_only:
         http_rows = measured_with_gunicorn(
-            args, env, lambda port: measure_list(args, port, password, manager_token, searches)
+            args, env, lambda port: measure_list(args, port, password, manager_token, searches, common_terms)
         )
         plans = list_plans(args, searches)
         report = render(args, seed_seconds, lead_count, activity_count, pg_version, cores, http_rows, [])
@@ -902,7 +926,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     server = start_gunicorn(port, args.workers, env, log)
     http_rows: list[Measurement] = []
     try:
-        http_rows = measure_list(args, port, password, manager_token, searches)
+        http_rows = measure_list(args, port, password, manager_token, searches, common_terms)
         # --- SDR queue (bench/queue.py) ---
         queue_rows, queue_notes = queue.measure(
             port, clients=args.clients, duration=args.duration, warmup=args.warmup
