@@ -33,6 +33,33 @@ def _empty_cache():
 
 
 @pytest.fixture
+def broker_down():
+    """A context manager: inside it, Celery publishes to a port nothing listens on (the
+    broker is down; sending a task fails), and afterwards to the real broker again."""
+    from contextlib import contextmanager
+
+    from leadapp.celery import app
+
+    def reconnect(url):
+        app.conf.broker_write_url = url  # what publishing connects to
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    @contextmanager
+    def down():
+        good_url = app.conf.broker_write_url
+        reconnect("redis://127.0.0.1:9/0")
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - whatever kombu raises, the call fails
+                app.send_task("leadapp.record_heartbeat")
+            yield
+        finally:
+            reconnect(good_url)
+
+    return down
+
+
+@pytest.fixture
 def make_user(django_user_model):
     def make(username: str, role: str | None = None, **extra):
         user = django_user_model.objects.create_user(username=username, password="pw", **extra)
