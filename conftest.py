@@ -25,8 +25,9 @@ def pytest_report_header(config):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: what one test's searches taught it (a common
-    term, see leads.filters.matching_ids) must not change what the next one sees."""
+    """Each test starts with an empty cache: what earlier tests left there (rate-limit
+    counters of the public endpoints, common search terms, see leads.filters.matching_ids)
+    must not change what the next one sees."""
     from django.core.cache import cache
 
     cache.clear()

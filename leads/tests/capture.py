@@ -4,18 +4,7 @@ import json
 import re
 import time
 
-import pytest
-from django.core.cache import cache
-
 from leads import submissions
-
-
-@pytest.fixture
-def fresh_rate_limits():
-    """Rate-limit counters live in the cache: each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def token(form, *, age: float = 30) -> str:

@@ -45,3 +45,20 @@ class CaptureFormFactory(factory.django.DjangoModelFactory):
         )
         for position, spec in enumerate(extracted or [], start=1):
             FormField.objects.create(form=self, position=position, **{"label": spec["name"].title(), **spec})
+
+
+def edit_form_data(lead: Lead, **changes) -> dict:
+    """The lead edit page's form as the browser posts it: every field with its shown value,
+    then the changes."""
+    from leads.forms import LeadForm
+
+    form = LeadForm(instance=lead)
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+            continue
+        data[name] = "" if value is None else str(value)
+    return {**data, **changes}

@@ -9,10 +9,10 @@ from django.test import override_settings
 
 from leads.models import Lead, Source, Submission
 from leads.submissions import source_from_utm
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json, token  # noqa: F401
+from leads.tests.capture import post_hosted, post_json, token
 from leads.tests.factories import CaptureFormFactory, LeadFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

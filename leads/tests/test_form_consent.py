@@ -4,10 +4,10 @@ box never takes back a consent given earlier."""
 import pytest
 
 from leads.models import Consent, Lead, Submission
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json  # noqa: F401
+from leads.tests.capture import post_hosted, post_json
 from leads.tests.factories import CaptureFormFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 WORDS = "Yes, send me LeadApp news by e-mail. I can unsubscribe at any time."
 
 

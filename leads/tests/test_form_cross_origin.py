@@ -7,10 +7,10 @@ import pytest
 from django.test import Client
 
 from leads.models import CaptureForm, Lead, Submission
-from leads.tests.capture import fresh_rate_limits, token  # noqa: F401
+from leads.tests.capture import token
 from leads.tests.factories import CaptureFormFactory, LeadFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 CUSTOMER = "https://customer.example"
 
 

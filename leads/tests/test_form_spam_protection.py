@@ -11,10 +11,10 @@ from django.test import override_settings
 
 from leads import submissions
 from leads.models import Lead, Submission
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json, rendered_token  # noqa: F401
+from leads.tests.capture import post_hosted, post_json, rendered_token
 from leads.tests.factories import CaptureFormFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@
 import pytest
 
 from leads.models import Activity, ActivityKind, CreatedVia, Lead, Submission
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json  # noqa: F401
+from leads.tests.capture import post_hosted, post_json
 from leads.tests.factories import CaptureFormFactory, LeadFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import re
 import pytest
 
 from leads.models import Activity, Lead, Submission
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json  # noqa: F401
+from leads.tests.capture import post_hosted, post_json
 from leads.tests.factories import CaptureFormFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

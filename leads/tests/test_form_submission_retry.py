@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from leads import tasks
 from leads.models import Activity, ActivityKind, Lead, Submission
-from leads.tests.capture import fresh_rate_limits, post_hosted  # noqa: F401
+from leads.tests.capture import post_hosted
 from leads.tests.factories import CaptureFormFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import pytest
 from django.utils import timezone
 
 from leads.models import ActivityKind, AnonymousPageView, Lead, Submission, Visitor
-from leads.tests.capture import fresh_rate_limits, post_hosted, post_json  # noqa: F401
+from leads.tests.capture import post_hosted, post_json
 from leads.tests.factories import CaptureFormFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 VID = "0f8b4a52-3c1d-4e6f-9a7b-2c3d4e5f6a7b"
 
 

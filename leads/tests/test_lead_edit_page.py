@@ -6,26 +6,10 @@ import re
 import pytest
 from django.test import Client
 
-from leads.forms import LeadForm
-from leads.models import Activity, Lead, Stage, StageChange
-from leads.tests.factories import LeadFactory
+from leads.models import Activity, Stage, StageChange
+from leads.tests.factories import LeadFactory, edit_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def submitted(lead: Lead, **changes) -> dict:
-    """The edit form as the browser posts it: every field with its shown value, then the changes."""
-    form = LeadForm(instance=lead)
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-            continue
-        data[name] = "" if value is None else str(value)
-    data.update(changes)
-    return data
 
 
 def field_error(html: str, field: str) -> str:
@@ -49,7 +33,8 @@ def test_a_valid_post_saves_and_redirects_to_the_lead(page_as, sdr):
     lead = LeadFactory(first_name="Old", phone="")
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, first_name="New", phone="+44 20 7946 0000", country="GB")
+        f"/leads/{lead.pk}/edit/",
+        edit_form_data(lead, first_name="New", phone="+44 20 7946 0000", country="GB"),
     )
 
     assert response.status_code == 302
@@ -61,7 +46,9 @@ def test_a_valid_post_saves_and_redirects_to_the_lead(page_as, sdr):
 def test_saving_shows_a_confirmation_on_the_lead_page(page_as, sdr):
     lead = LeadFactory()
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, job_title="CTO"), follow=True)
+    response = page_as(sdr).post(
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, job_title="CTO"), follow=True
+    )
 
     assert response.status_code == 200
     assert "Lead saved." in response.content.decode()
@@ -70,7 +57,7 @@ def test_saving_shows_a_confirmation_on_the_lead_page(page_as, sdr):
 def test_the_email_is_saved_normalized(page_as, sdr):
     lead = LeadFactory(email="before@example.com")
 
-    page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, email="  After@Example.COM "))
+    page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, email="  After@Example.COM "))
 
     lead.refresh_from_db()
     assert lead.email == "after@example.com"
@@ -79,7 +66,7 @@ def test_the_email_is_saved_normalized(page_as, sdr):
 def test_a_stage_change_is_recorded_with_the_user(page_as, sdr):
     lead = LeadFactory(stage=Stage.MQL)
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, stage="sal"))
+    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, stage="sal"))
 
     assert response.status_code == 302
     lead.refresh_from_db()
@@ -93,7 +80,7 @@ def test_a_stage_change_is_recorded_with_the_user(page_as, sdr):
 def test_saving_without_changing_the_stage_records_no_stage_change(page_as, sdr):
     lead = LeadFactory(stage=Stage.MQL)
 
-    page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, first_name="Other"))
+    page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, first_name="Other"))
 
     assert not StageChange.objects.filter(lead=lead).exists()
 
@@ -102,7 +89,7 @@ def test_custom_attributes_are_saved_from_json(page_as, sdr):
     lead = LeadFactory()
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, custom=json.dumps({"plan": "pro", "seats": 5}))
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, custom=json.dumps({"plan": "pro", "seats": 5}))
     )
 
     assert response.status_code == 302
@@ -113,7 +100,7 @@ def test_custom_attributes_are_saved_from_json(page_as, sdr):
 def test_clearing_the_custom_attributes_box_saves_no_attributes(page_as, sdr):
     lead = LeadFactory(custom={"plan": "pro"})
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, custom=""))
+    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, custom=""))
 
     assert response.status_code == 302
     lead.refresh_from_db()
@@ -123,7 +110,7 @@ def test_clearing_the_custom_attributes_box_saves_no_attributes(page_as, sdr):
 def test_custom_attributes_that_are_not_an_object_are_refused(page_as, sdr):
     lead = LeadFactory(custom={"plan": "pro"})
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, custom="[1, 2]"))
+    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, custom="[1, 2]"))
 
     assert response.status_code == 400
     assert field_error(response.content.decode(), "custom")
@@ -135,7 +122,8 @@ def test_a_bad_email_is_400_with_the_error_beside_the_field_and_nothing_saved(pa
     lead = LeadFactory(email="keep@example.com", first_name="Kept")
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, email="not-an-email", first_name="Changed", stage="mql")
+        f"/leads/{lead.pk}/edit/",
+        edit_form_data(lead, email="not-an-email", first_name="Changed", stage="mql"),
     )
 
     assert response.status_code == 400
@@ -150,7 +138,7 @@ def test_another_leads_email_is_400_with_the_error_beside_the_field_and_nothing_
     lead = LeadFactory(email="mine@example.com", first_name="Kept")
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, email="Taken@Example.com", first_name="Changed")
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, email="Taken@Example.com", first_name="Changed")
     )
 
     assert response.status_code == 400
@@ -162,7 +150,9 @@ def test_another_leads_email_is_400_with_the_error_beside_the_field_and_nothing_
 def test_a_missing_required_field_is_400_and_keeps_what_was_typed(page_as, sdr):
     lead = LeadFactory(first_name="Kept")
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, email="", first_name="Typed"))
+    response = page_as(sdr).post(
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, email="", first_name="Typed")
+    )
 
     assert response.status_code == 400
     html = response.content.decode()
@@ -177,7 +167,7 @@ def test_a_post_without_the_csrf_token_is_refused(sdr):
     client = Client(enforce_csrf_checks=True)
     client.force_login(sdr)
 
-    response = client.post(f"/leads/{lead.pk}/edit/", submitted(lead, first_name="Forged"))
+    response = client.post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, first_name="Forged"))
 
     assert response.status_code == 403
     lead.refresh_from_db()
@@ -192,7 +182,7 @@ def test_a_post_with_the_csrf_token_from_the_page_is_accepted(sdr):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
     response = client.post(
-        f"/leads/{lead.pk}/edit/", {**submitted(lead, first_name="Real"), "csrfmiddlewaretoken": token}
+        f"/leads/{lead.pk}/edit/", {**edit_form_data(lead, first_name="Real"), "csrfmiddlewaretoken": token}
     )
 
     assert response.status_code == 302

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 
 from leads import services
-from leads.forms import LeadForm
 from leads.models import Handoff, Lead, Stage
-from leads.tests.factories import LeadFactory
+from leads.tests.factories import LeadFactory, edit_form_data
 from leads.tests.importing import import_csv
 
 pytestmark = pytest.mark.django_db
@@ -31,20 +30,6 @@ def page_found(client, q: str) -> set[str]:
     assert response.status_code == 200
     html = response.content.decode()
     return set(re.findall(r"<td>([^<>\s]+@[^<>\s]+)</td>", html[html.index('id="results"') :]))
-
-
-def edit_form(lead: Lead, **changes) -> dict:
-    """The edit page's form as the browser posts it: every field as shown, then the changes."""
-    form = LeadForm(instance=lead)
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-            continue
-        data[name] = "" if value is None else str(value)
-    return {**data, **changes}
 
 
 @pytest.fixture
@@ -122,7 +107,7 @@ def test_the_search_follows_a_name_and_company_changed_on_the_edit_page(page_as,
     assert page_found(client, "lovelace") == ADA
 
     response = client.post(
-        f"/leads/{ada.pk}/edit/", edit_form(ada, last_name="King", company_name="Ockham Park")
+        f"/leads/{ada.pk}/edit/", edit_form_data(ada, last_name="King", company_name="Ockham Park")
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from leads.models import Lead, Stage, StageChange
-from leads.tests.factories import LeadFactory
-from leads.tests.test_lead_edit_page import field_error, submitted
+from leads.tests.factories import LeadFactory, edit_form_data
+from leads.tests.test_lead_edit_page import field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -178,7 +178,7 @@ def test_the_edit_page_shows_a_refused_move_beside_the_stage_and_saves_nothing(p
     lead = LeadFactory(stage=Stage.SAL, first_name="Kept")
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, stage="customer", first_name="Changed")
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, stage="customer", first_name="Changed")
     )
 
     assert response.status_code == 400
@@ -193,13 +193,13 @@ def test_the_edit_page_shows_a_refused_move_beside_the_stage_and_saves_nothing(p
 def test_the_edit_page_needs_a_reason_to_disqualify(page_as, sdr):
     lead = LeadFactory(stage=Stage.SQL)
 
-    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", submitted(lead, stage="disqualified"))
+    response = page_as(sdr).post(f"/leads/{lead.pk}/edit/", edit_form_data(lead, stage="disqualified"))
     assert response.status_code == 400
     assert "Give a reason" in field_error(response.content.decode(), "stage")
     assert Lead.objects.get(pk=lead.pk).stage == Stage.SQL
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, stage="disqualified", stage_reason="Student")
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, stage="disqualified", stage_reason="Student")
     )
     assert response.status_code == 302
     change = StageChange.objects.get(lead=lead)
@@ -215,7 +215,7 @@ def test_an_admin_may_force_from_the_edit_page(page_as, admin_user):
 
     response = page_as(admin_user).post(
         f"/leads/{lead.pk}/edit/",
-        submitted(lead, stage="opportunity", stage_reason="Came in via a partner", force="on"),
+        edit_form_data(lead, stage="opportunity", stage_reason="Came in via a partner", force="on"),
     )
 
     assert response.status_code == 302
@@ -227,7 +227,7 @@ def test_force_posted_to_the_edit_page_by_an_sdr_forces_nothing(page_as, sdr):
     lead = LeadFactory(stage=Stage.NEW)
 
     response = page_as(sdr).post(
-        f"/leads/{lead.pk}/edit/", submitted(lead, stage="customer", stage_reason="x", force="on")
+        f"/leads/{lead.pk}/edit/", edit_form_data(lead, stage="customer", stage_reason="x", force="on")
     )
 
     assert response.status_code == 400

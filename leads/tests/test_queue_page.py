@@ -224,7 +224,7 @@ def test_due_reminders_show_in_the_queue_and_can_be_done(page_as, sdr):
 
 
 def test_giving_the_lead_to_a_colleague_on_the_edit_page_moves_its_handoff(page_as, sdr, make_user):
-    from leads.tests.test_lead_edit_page import submitted
+    from leads.tests.factories import edit_form_data
 
     colleague = make_user("colleague", "Sales", email="colleague@example.com")
     lead = LeadFactory()
@@ -233,7 +233,7 @@ def test_giving_the_lead_to_a_colleague_on_the_edit_page_moves_its_handoff(page_
     lead.refresh_from_db()
 
     response = page_as(sdr).post(
-        reverse("leads:edit", args=[lead.pk]), submitted(lead, owner=str(colleague.pk))
+        reverse("leads:edit", args=[lead.pk]), edit_form_data(lead, owner=str(colleague.pk))
     )
 
     assert response.status_code == 302

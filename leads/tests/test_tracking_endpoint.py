@@ -4,19 +4,11 @@ import json
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 
 from leads.models import Activity, AnonymousPageView, Visitor
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def post(client, body, **headers):

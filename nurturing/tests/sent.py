@@ -10,8 +10,6 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from leads.models import Activity, Lead
@@ -20,14 +18,6 @@ from nurturing import sending, services
 from nurturing.models import Campaign, Enrollment, Message
 
 from . import factories
-
-
-@pytest.fixture
-def fresh_rate_limits():
-    """Rate-limit counters live in the cache: each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def consenting_lead(**fields) -> Lead:

@@ -11,9 +11,9 @@ from leads.models import ActivityKind, ActivitySource
 from nurturing import links
 from nurturing.models import Message
 
-from .sent import activities, fresh_rate_limits, path_of, sent_message  # noqa: F401
+from .sent import activities, path_of, sent_message
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 GUIDE = "https://example.com/guide?utm_source=leadapp&x=1"
 

@@ -13,9 +13,9 @@ from nurturing import links, tracking
 from nurturing.models import Message
 from nurturing.public_views import PIXEL
 
-from .sent import activities, fresh_rate_limits, path_of, sent_message  # noqa: F401
+from .sent import activities, path_of, sent_message
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 def pixel_path(message: Message) -> str:

@@ -9,9 +9,9 @@ from leads.models import Consent, Lead
 from nurturing import links, tracking
 from nurturing.models import Enrollment, Suppression
 
-from .sent import consenting_lead, enrollment_of, fresh_rate_limits, path_of, sent_message  # noqa: F401
+from .sent import consenting_lead, enrollment_of, path_of, sent_message
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 def preferences(message) -> str:

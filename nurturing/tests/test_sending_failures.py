@@ -47,9 +47,6 @@ def test_a_temporary_smtp_refusal_keeps_the_message_queued_for_a_retry(smtp):
 
 def test_the_per_minute_rate_limit_holds_the_rest_back(smtp, settings):
     settings.NURTURING_RATE_PER_MINUTE = 2
-    from django.core.cache import cache
-
-    cache.clear()
     ids = outbox_for("r1@example.com", "r2@example.com", "r3@example.com")
     result = sending.send_messages(ids)
     assert result.rate_limited

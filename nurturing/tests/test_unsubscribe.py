@@ -15,13 +15,12 @@ from .sent import (
     activities,
     consenting_lead,
     enrollment_of,
-    fresh_rate_limits,  # noqa: F401
     nurture,
     path_of,
     sent_message,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = pytest.mark.django_db
 
 
 def one_click(message: Message):
