@@ -241,59 +241,65 @@ def train(run_id: int) -> PredictiveModel | None:
         )
         raise
     won = int(sum(data.won))
-    PredictiveModel.objects.filter(pk=run.pk, status=Status.TRAINING).update(
-        status=Status.READY,
-        excluded_attributes=list(options.excluded_attributes),
-        features=trained.spec.as_json(),
-        trained_on=len(train_rows),
-        holdout_size=len(holdout_rows),
-        closed_leads=len(data),
-        positives=won,
-        holdout_from=datetime.fromtimestamp(min(holdout.as_of), tz=UTC),
-        auc=figures["auc"],
-        log_loss=figures["log_loss"],
-        calibration=figures["calibration"],
-        top_decile_lift=figures["top_decile_lift"],
-        importance=importance,
-        active_auc=active_auc,
-        artefact=trained.dumps(),
-        finished_at=timezone.now(),
-        progress=90,
-        phase="Trained",
-    )
-    run.refresh_from_db()
-    if active is None or active_auc is None or run.auc >= active_auc:
-        activate(run)
-    else:
-        PredictiveModel.objects.filter(pk=run.pk).update(
-            progress=100,
-            phase="",
-            message=f"Not activated: ROC AUC {run.auc:.3f} on the newest leads, below the active "
-            f"version's {active_auc:.3f} on the same leads. A manager may activate it anyway.",
+    # Trained and, when it does at least as well as the active version, activated in the same
+    # transaction: the page never shows "trained, not active" for a version about to go live.
+    with transaction.atomic():
+        PredictiveModel.objects.filter(pk=run.pk, status=Status.TRAINING).update(
+            status=Status.READY,
+            excluded_attributes=list(options.excluded_attributes),
+            features=trained.spec.as_json(),
+            trained_on=len(train_rows),
+            holdout_size=len(holdout_rows),
+            closed_leads=len(data),
+            positives=won,
+            holdout_from=datetime.fromtimestamp(min(holdout.as_of), tz=UTC),
+            auc=figures["auc"],
+            log_loss=figures["log_loss"],
+            calibration=figures["calibration"],
+            top_decile_lift=figures["top_decile_lift"],
+            importance=importance,
+            active_auc=active_auc,
+            artefact=trained.dumps(),
+            finished_at=timezone.now(),
+            progress=90,
+            phase="Trained",
         )
-    run.refresh_from_db()
-    return run
+        run.refresh_from_db()
+        if run.below_active:
+            PredictiveModel.objects.filter(pk=run.pk).update(
+                progress=100,
+                phase="",
+                message=f"Not activated: ROC AUC {run.auc:.3f} on the newest leads, below the active "
+                f"version's {active_auc:.3f} on the same leads. A manager may activate it anyway.",
+            )
+            run.refresh_from_db()
+            return run
+        _make_active(run)
+    return finish_activation(run)
 
 
 def activate(run: PredictiveModel, *, by=None, force: bool = False) -> PredictiveModel:
     """Make ``run`` the active version (retiring the one before) and score the open leads."""
     if run.status not in (Status.READY, Status.RETIRED, Status.ACTIVE):
         raise ValueError(f"{run} cannot be activated: it is {run.get_status_display().lower()}.")
-    worse = run.below_active
-    if worse and not force:
+    if run.below_active and not force:
         raise ValueError(f"{run} scored worse than the active version; activate it with force.")
+    _make_active(run, by=by)
+    return finish_activation(run)
+
+
+def _make_active(run: PredictiveModel, *, by=None) -> None:
     with transaction.atomic():
         PredictiveModel.objects.filter(status=Status.ACTIVE).exclude(pk=run.pk).update(status=Status.RETIRED)
         PredictiveModel.objects.filter(pk=run.pk).update(
             status=Status.ACTIVE,
             activated_at=timezone.now(),
             activated_by=by,
-            forced=worse and force,
+            forced=run.below_active,
             phase="Scoring the open leads",
             progress=95,
         )
     run.refresh_from_db()
-    return finish_activation(run)
 
 
 def finish_activation(run: PredictiveModel) -> PredictiveModel:
