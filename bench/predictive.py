@@ -58,9 +58,10 @@ def close_every_lead(cursor) -> tuple[float, float]:
               + CASE WHEN l.industry IN ('software', 'finance') THEN 0.15 ELSE 0 END
               + CASE WHEN l.company_size IN ('201-500', '501-1000', '1001-5000') THEN 0.10 ELSE 0 END
               + CASE WHEN l.job_title ~* '(head|chief|vp|director)' THEN 0.20 ELSE 0 END
-              + CASE WHEN l.last_activity_at > l.created_at + interval '60 days' THEN 0.15 ELSE 0 END
+              + CASE WHEN la.at > l.created_at + interval '60 days' THEN 0.15 ELSE 0 END
             ) THEN 'customer' ELSE 'lost' END,
-          stage_changed_at = COALESCE(l.last_activity_at, l.created_at) + interval '1 day'
+          stage_changed_at = COALESCE(la.at, l.created_at) + interval '1 day'
+        FROM leads_lastactivity AS la WHERE la.lead_id = l.id
         """
     )
     return _seconds(began), baseline

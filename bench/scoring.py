@@ -97,10 +97,10 @@ def floor_sql() -> str:
           + CASE WHEN l.phone <> '' THEN 5 ELSE 0 END
           + CASE WHEN l.source IN ('referral', 'partner', 'event') THEN 5 ELSE 0 END AS fit,
             round(coalesce(e.points, 0)
-              + CASE WHEN l.last_activity_at < %(as_of)s - interval '90 days'
-                       OR (l.last_activity_at IS NULL AND l.created_at < %(as_of)s - interval '90 days')
+              + CASE WHEN la.at < %(as_of)s - interval '90 days'
+                       OR (la.at IS NULL AND l.created_at < %(as_of)s - interval '90 days')
                      THEN -5 ELSE 0 END)::int AS engagement
-        FROM leads_lead l LEFT JOIN e ON e.lead_id = l.id
+        FROM leads_lead l JOIN leads_lastactivity la ON la.lead_id = l.id LEFT JOIN e ON e.lead_id = l.id
     )
     SELECT lead_id, fit, engagement, fit + engagement AS total,
            CASE WHEN fit >= 45 THEN 'A' WHEN fit >= 25 THEN 'B' WHEN fit >= 10 THEN 'C' ELSE 'D' END AS grade,

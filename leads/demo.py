@@ -59,7 +59,6 @@ LEAD_COLUMNS = (
     "custom",
     "created_at",
     "updated_at",
-    "last_activity_at",
 )
 ACTIVITY_COLUMNS = (
     "lead_id",
@@ -686,8 +685,6 @@ class DemoGenerator:
             created, propensity, first_intent, seniority == "student", bounced, owner_draw < 0.9
         )
 
-        # Stage changes do not count as the lead doing something (see touch_last_activity).
-        last_activity = max(row[2] for row in lead_acts)
         stage, stage_at = changes[-1][1], changes[-1][2]
         reached_sal = any(to in _SALES_STAGES for _, to, _, _, _ in changes)
         lead_owner = owner if reached_sal else None
@@ -731,8 +728,7 @@ class DemoGenerator:
                 (_CONSENT_METHODS.get(source, _CONSENT_DEFAULT) if consent else ""),
                 "{}",
                 created_dt,
-                stage_dt,  # the last save(); touching last_activity_at does not bump it
-                last_activity,
+                stage_dt,  # the last save()
             )
         )
 

@@ -39,7 +39,7 @@ LEAD_COLUMNS: list[tuple[str, str]] = [
     ("marketing_consent", "marketing_consent"),
     ("created_at", "created_at"),
     ("updated_at", "updated_at"),
-    ("last_activity_at", "last_activity_at"),
+    ("last_activity_at", "last_activity__at"),
     ("custom", "custom"),
 ]
 EXPORT_CHUNK = 2000

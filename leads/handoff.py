@@ -43,6 +43,7 @@ from .models import (
     ActivityKind,
     ActivitySource,
     Handoff,
+    LastActivity,
     Lead,
     Reminder,
     RoutingRule,
@@ -530,7 +531,7 @@ def log_touch(lead: Lead, touch: Touch, *, by) -> Activity:
             Reminder.objects.create(
                 lead=lead, owner=by, text=touch.next_step.strip()[:300], due_at=touch.next_step_due
             )
-        Lead.objects.filter(pk=lead.pk).update(last_activity_at=now)
+        LastActivity.objects.filter(lead=lead).update(at=now)
     return activity
 
 

@@ -130,9 +130,7 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    last_activity_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the lead last did something (stage changes do not count)."
-    )
+    # When the lead last did something is in LastActivity (lead.last_activity.at): a row of its own.
     # What the lead search looks in, upper-cased once when the row is written: one trigram
     # index and one LIKE a row instead of four UPPER()s (filters.matches). The spaces let
     # "ada lovelace" find a first and last name.
@@ -161,8 +159,6 @@ class Lead(models.Model):
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
-            # "Recent activity" (last_activity_at DESC NULLS LAST) is indexed on PostgreSQL
-            # only, in migration 0002: SQLite has no NULLS LAST in index definitions.
             models.Index(Lower("last_name"), Lower("first_name"), F("id"), name="lead_name_idx"),
             models.Index(Lower("company_name"), F("id"), name="lead_company_idx"),
         ]
@@ -255,6 +251,31 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class LastActivity(models.Model):
+    """When the lead last did something (stage changes do not count): ``lead.last_activity.at``,
+    None while it never did. Every lead has exactly one row, added by the database itself when
+    the lead is inserted (a trigger, migration 0014), whichever way it is inserted (save,
+    ``bulk_create``, COPY).
+
+    A row of its own rather than a column of the lead: every event batch moves it for its
+    leads, and the "recent activity" sort needs it indexed. On the lead's wide row, with its
+    eleven indexes, that update could never stay in the page and rewrote every index; here it
+    is one narrow row and two indexes, about 17 times cheaper (4,000 leads: 45 ms against 795)."""
+
+    lead = models.OneToOneField(
+        Lead, on_delete=models.CASCADE, primary_key=True, related_name="last_activity"
+    )
+    at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # "Recent activity" (at DESC NULLS LAST, never-active leads last) is indexed on
+        # PostgreSQL only, in migration 0014: SQLite has no NULLS LAST in index definitions.
+        verbose_name_plural = "last activities"
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.at or 'never'}"
 
 
 class PendingFollowUp(models.Model):

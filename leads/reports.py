@@ -81,6 +81,7 @@ from .models import (
     Activity,
     ActivityKind,
     Handoff,
+    LastActivity,
     Lead,
     LeadFunnel,
     MarketingCost,
@@ -250,11 +251,8 @@ def changed_leads(since: datetime.datetime) -> set[int]:
     week delivered now), by the activity ids the refresh has seen (``refresh_changed``)."""
     from .models import StageChange
 
-    ids = set(
-        Lead.objects.filter(Q(updated_at__gte=since) | Q(last_activity_at__gte=since)).values_list(
-            "pk", flat=True
-        )
-    )
+    ids = set(Lead.objects.filter(updated_at__gte=since).values_list("pk", flat=True))
+    ids |= set(LastActivity.objects.filter(at__gte=since).values_list("lead_id", flat=True))
     ids |= set(StageChange.objects.filter(changed_at__gte=since).values_list("lead_id", flat=True))
     ids |= set(
         Handoff.objects.filter(Q(first_touch_at__gte=since) | Q(handed_at__gte=since)).values_list(

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from leadapp import webhooks
@@ -23,6 +23,7 @@ from .models import (
     ActivityKind,
     ActivitySource,
     CreatedVia,
+    LastActivity,
     Lead,
     PendingFollowUp,
     Stage,
@@ -401,7 +402,7 @@ def activity_marker() -> int:
 
 def activities_added(lead_ids: Iterable[int], *, after: int, reason: str) -> None:
     """Call after inserting activities (ids greater than ``after``) for these leads, in the
-    same transaction: keeps ``last_activity_at`` right and lets scoring see them."""
+    same transaction: keeps the last activity times right and lets scoring see them."""
     lead_ids = set(lead_ids)
     if not lead_ids:
         return
@@ -410,20 +411,23 @@ def activities_added(lead_ids: Iterable[int], *, after: int, reason: str) -> Non
 
 
 def touch_last_activity(lead_ids: Iterable[int]) -> None:
-    """Set each lead's ``last_activity_at`` from its newest activity, in one statement that
-    leaves alone the leads whose value is already right (events can arrive late)."""
+    """Set each lead's last activity time from its newest activity."""
     lead_ids = list(lead_ids)
-    if not lead_ids:
-        return
+    if lead_ids:
+        refresh_last_activity(LastActivity.objects.filter(in_values(LastActivity, "lead", lead_ids)))
+
+
+def refresh_last_activity(rows: QuerySet[LastActivity]) -> int:
+    """Set these leads' last activity times from their newest activities, in one statement
+    that leaves alone the rows already right (events can arrive late). Stage changes do not
+    count as the lead doing something."""
     newest = Subquery(
-        Activity.objects.filter(lead=OuterRef("pk"))
+        Activity.objects.filter(lead=OuterRef("lead"))
         .exclude(kind=ActivityKind.STAGE_CHANGED)
         .order_by("-occurred_at")
         .values("occurred_at")[:1]
     )
-    Lead.objects.filter(pk__in=lead_ids).filter(
-        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
-    ).update(last_activity_at=newest)
+    return rows.filter(Q(at__isnull=True) | Q(at__lt=newest)).update(at=newest)
 
 
 def _leads_for_emails(emails: set[str]) -> dict[str, int]:

@@ -124,7 +124,7 @@ def _rows_html(leads: list[Lead], show_score: bool) -> str:
                 _score_cell(lead, temperatures) if show_score else "",
                 "" if lead.owner is None else escape(str(lead.owner)),
                 _day(lead.created_at, tz),
-                _day(lead.last_activity_at, tz) or "—",
+                _day(lead.last_activity.at, tz) or "—",
             )
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every value escaped above
@@ -210,7 +210,9 @@ def _owner_choices(field) -> tuple[tuple[str, str, str], ...]:
 @require_GET
 @permission_required("leads.view_lead")
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(Lead.objects.visible_to(request.user).select_related("owner"), pk=pk)
+    lead = get_object_or_404(
+        Lead.objects.visible_to(request.user).select_related("owner", "last_activity"), pk=pk
+    )
     return _detail_page(request, lead)
 
 

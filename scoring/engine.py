@@ -212,7 +212,7 @@ class Rules:
         return (
             Lead.objects.order_by()
             .annotate(**annotations)
-            .values("id", "created_at", "last_activity_at", *annotations)
+            .values("id", "created_at", *annotations, last_activity_at=F("last_activity__at"))
         )
 
     def _activity_queryset(self):

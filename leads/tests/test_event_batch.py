@@ -188,8 +188,8 @@ def test_last_activity_is_the_newest_event_of_the_batch_per_lead(api_as, markete
     assert response.status_code == 201
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.last_activity_at == now - timedelta(minutes=2)
-    assert second.last_activity_at == now - timedelta(days=7)
+    assert first.last_activity.at == now - timedelta(minutes=2)
+    assert second.last_activity.at == now - timedelta(days=7)
 
 
 def test_one_unknown_email_used_twice_in_a_batch_makes_one_lead(api_as, marketer):

@@ -101,7 +101,7 @@ def test_event_updates_the_leads_last_activity(api_as, marketer):
 
     assert response.status_code == 201
     lead.refresh_from_db()
-    assert lead.last_activity_at == when
+    assert lead.last_activity.at == when
 
 
 def test_an_older_event_does_not_move_last_activity_back(api_as, marketer):
@@ -116,7 +116,7 @@ def test_an_older_event_does_not_move_last_activity_back(api_as, marketer):
 
     assert response.status_code == 201
     lead.refresh_from_db()
-    assert lead.last_activity_at == newest
+    assert lead.last_activity.at == newest
 
 
 def assert_rejected(response, field):

@@ -95,7 +95,7 @@ def test_the_submission_is_on_the_leads_timeline(client, form):
     assert activity.properties["form_id"] == form.pk
     assert activity.properties["page_url"] == "https://www.example.com/pricing"
     assert activity.source == "web"
-    assert lead.last_activity_at == activity.occurred_at
+    assert lead.last_activity.at == activity.occurred_at
     assert activity.occurred_at == Submission.objects.get().submitted_at
 
 

@@ -326,7 +326,7 @@ def test_a_touch_that_does_not_make_sense_is_refused_and_changes_nothing(ana, to
     assert fresh(mine).first_touch_at is None
     assert fresh(mine).due_at == mine.due_at
     assert not Reminder.objects.exists()
-    assert lead_of(mine).last_activity_at is None
+    assert lead_of(mine).last_activity.at is None
 
 
 def test_a_call_is_the_first_touch_and_its_next_step_becomes_a_reminder(ana, frozen):
@@ -359,7 +359,7 @@ def test_a_call_is_the_first_touch_and_its_next_step_becomes_a_reminder(ana, fro
     touched = fresh(mine)
     assert touched.first_touch_at == MONDAY + timedelta(hours=1)
     assert touched.due_at is None  # nothing is due any more
-    assert lead_of(mine).last_activity_at == MONDAY + timedelta(hours=1)
+    assert lead_of(mine).last_activity.at == MONDAY + timedelta(hours=1)
     reminder = Reminder.objects.get()
     assert (reminder.lead_id, reminder.owner, reminder.text, reminder.due_at) == (
         mine.lead_id,

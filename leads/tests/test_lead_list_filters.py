@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import LastActivity, Lead
 from leads.tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,8 +166,8 @@ def test_sort_by_recent_activity_puts_the_never_active_last(page_as, sdr):
     today = LeadFactory(email="today@example.com")
     for lead, when in [(yesterday, now - timedelta(days=1)), (today, now - timedelta(minutes=5))]:
         ActivityFactory(lead=lead, occurred_at=when)
-        Lead.objects.filter(pk=lead.pk).update(last_activity_at=when)
-    assert never.last_activity_at is None
+        LastActivity.objects.filter(lead=lead).update(at=when)
+    assert never.last_activity.at is None
 
     response = page_as(sdr).get("/leads/", {"sort": "recent_activity"})
 
@@ -208,9 +208,8 @@ def sortable_leads() -> None:
     for email, first, last, company, days_old, active_days_ago, score in rows:
         lead = LeadFactory(email=email, first_name=first, last_name=last, company_name=company)
         last_activity = now - timedelta(days=active_days_ago) if active_days_ago is not None else None
-        Lead.objects.filter(pk=lead.pk).update(
-            created_at=now - timedelta(days=days_old), last_activity_at=last_activity
-        )
+        Lead.objects.filter(pk=lead.pk).update(created_at=now - timedelta(days=days_old))
+        LastActivity.objects.filter(lead=lead).update(at=last_activity)
         if score is not None:
             LeadScore.objects.create(lead=lead, total=score)
     LeadFactory(email="other@example.com", company_name="Globex")

@@ -45,6 +45,7 @@ from leads.models import (
     ActivityKind,
     Handoff,
     Industry,
+    LastActivity,
     Lead,
     LeadFunnel,
     MarketingCost,
@@ -1069,10 +1070,9 @@ def test_the_five_minute_refresh_finds_late_events_by_activity_id(crowd):
     now = timezone.now()
     newest = Activity.objects.aggregate(m=Max("pk"))["m"]
     reports._record_activity_mark(now - datetime.timedelta(minutes=20), newest)
-    # Older than the lead's last activity: neither last_activity_at nor updated_at moves.
-    Lead.objects.filter(pk=lead.pk).update(
-        last_activity_at=now - datetime.timedelta(days=1), updated_at=now - datetime.timedelta(days=1)
-    )
+    # Older than the lead's last activity: neither its last activity time nor updated_at moves.
+    Lead.objects.filter(pk=lead.pk).update(updated_at=now - datetime.timedelta(days=1))
+    LastActivity.objects.filter(lead=lead).update(at=now - datetime.timedelta(days=1))
     Activity.objects.create(lead=lead, kind=ActivityKind.TRIAL_STARTED, occurred_at=at(1, 20, 12))
     assert lead.pk in reports.changed_leads(now - datetime.timedelta(minutes=15))
     reports.refresh_changed(15)

@@ -41,7 +41,7 @@ def test_page_views_before_and_after_the_submission_are_on_the_leads_timeline(cl
     assert views[0].properties["utm"] == {"utm_source": "news", "utm_campaign": "spring"}
     assert not AnonymousPageView.objects.exists()
     lead.refresh_from_db()
-    assert lead.last_activity_at == views.last().occurred_at
+    assert lead.last_activity.at == views.last().occurred_at
     html = page_as(marketer).get(f"/leads/{lead.pk}/").content.decode()
     assert "https://shop.example/pricing" in html and "https://shop.example/thanks" in html
 
@@ -61,7 +61,7 @@ def test_anonymous_views_keep_their_time_when_moved_to_the_lead():
     visitor.refresh_from_db()
     assert visitor.lead == lead
     lead.refresh_from_db()
-    assert lead.last_activity_at == earlier
+    assert lead.last_activity.at == earlier
 
 
 def test_identifying_a_visitor_never_seen_links_it_for_later_views(client):

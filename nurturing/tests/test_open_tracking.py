@@ -46,7 +46,7 @@ def test_the_first_open_shows_the_pixel_and_goes_on_the_lead_timeline(client):
     assert opened.properties["step_id"] == message.step_id
     assert opened.properties["user_agent"] == "Mail/1.0"
     message.lead.refresh_from_db()
-    assert message.lead.last_activity_at == opened.occurred_at
+    assert message.lead.last_activity.at == opened.occurred_at
 
 
 def test_opening_again_records_nothing_new(client):

@@ -19,7 +19,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from leadapp.roles import SALES
 from leads.demo import ACTIVITY_COLUMNS, LEAD_COLUMNS, STAGE_CHANGE_COLUMNS, Chunk, DemoGenerator
-from leads.models import Activity, Lead, StageChange
+from leads.models import Activity, LastActivity, Lead, StageChange
+from leads.services import refresh_last_activity
 
 # Loading at least this many leads into empty tables on PostgreSQL drops the secondary
 # indexes and foreign keys first and rebuilds them at the end (see PostgresWriter).
@@ -109,6 +110,9 @@ class Command(BaseCommand):
                 counts = _load(writer, generator, total, options["chunk_size"], progress)
                 writer.finish()
                 progress("indexes and constraints done")
+                # Each new lead got its LastActivity row (empty) from the database's trigger.
+                refresh_last_activity(LastActivity.objects.filter(at=None))
+                progress("last activity times done")
         except IntegrityError as exc:
             raise CommandError(
                 f"Demo data clashes with rows already there, nothing was loaded: {exc}"
@@ -222,7 +226,7 @@ class PostgresWriter:
         # hint bits that the first queries would otherwise write.
         command = "VACUUM (ANALYZE)" if self.bulk and not connection.in_atomic_block else "ANALYZE"
         with connection.cursor() as cursor:
-            for model, _, _ in TABLES:
+            for model in [*(model for model, _, _ in TABLES), LastActivity]:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
 
 

@@ -1,0 +1,87 @@
+"""A lead's last activity time lives in a row of its own (LastActivity), which the database adds
+for every lead inserted, whichever way: so no lead is ever missing from the "recent activity"
+sort (an inner join on that row), and the time shown is its newest activity's.
+
+If a migration makes SQLite rebuild the lead table, the rebuild drops the trigger: these tests
+then fail on SQLite until the migration creates it again (see migration 0014)."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Max
+from django.utils import timezone
+
+from leads import imports, services
+from leads.models import Activity, ActivityKind, LastActivity, Lead
+from leads.tests.factories import ActivityFactory, LeadFactory
+from leads.tests.test_lead_list_filters import emails_in_order
+
+pytestmark = pytest.mark.django_db
+
+
+def sorted_by_recent_activity(client) -> list[str]:
+    return emails_in_order(client.get("/leads/", {"sort": "recent_activity"}))
+
+
+def test_every_way_of_inserting_a_lead_gives_it_its_row_and_a_place_in_the_recent_activity_sort(page_as, sdr):
+    LeadFactory(email="saved@example.com")
+    Lead.objects.bulk_create([Lead(email="bulk@example.com")])
+    # A CSV import COPYs its new leads on PostgreSQL.
+    lead_import = imports.create_import(content=b"email\ncopied@example.com\n", filename="leads.csv")
+    imports.start_import(
+        lead_import, mapping={"email": "email"}, on_existing="skip", source="event", enqueue=False
+    )
+    imports.run_import(lead_import.pk)
+    # An event for an unknown e-mail creates its lead (INSERT ... ON CONFLICT DO NOTHING).
+    services.ingest_events(
+        [services.EventIn(kind=ActivityKind.PAGE_VIEW, occurred_at=timezone.now(), email="new@example.com")]
+    )
+
+    assert LastActivity.objects.count() == Lead.objects.count() == 4
+    assert set(LastActivity.objects.filter(at=None).values_list("lead__email", flat=True)) == {
+        "saved@example.com",
+        "bulk@example.com",
+        "copied@example.com",
+    }
+    order = sorted_by_recent_activity(page_as(sdr))
+    assert order[0] == "new@example.com"  # the only one that did something
+    assert sorted(order[1:]) == ["bulk@example.com", "copied@example.com", "saved@example.com"]
+
+
+def test_deleting_a_lead_deletes_its_row():
+    lead = LeadFactory()
+    lead.delete()
+    assert not LastActivity.objects.exists()
+
+
+def test_the_lead_page_and_the_api_show_the_newest_activity_and_stage_changes_do_not_count(
+    page_as, api_as, marketer
+):
+    lead = LeadFactory(email="ada@example.com")
+    newest = timezone.now() - timedelta(hours=2)
+    ActivityFactory(lead=lead, occurred_at=newest - timedelta(days=3))
+    ActivityFactory(lead=lead, occurred_at=newest)
+    ActivityFactory(lead=lead, kind=ActivityKind.STAGE_CHANGED, occurred_at=timezone.now())
+    services.touch_last_activity([lead.pk])
+
+    body = api_as(marketer).get(f"/api/leads/{lead.pk}/").json()
+    assert datetime.fromisoformat(body["last_activity_at"]) == newest
+    html = page_as(marketer).get(f"/leads/{lead.pk}/").content.decode()
+    assert "2\xa0hours ago" in html
+
+
+def test_seed_demo_gives_each_lead_the_time_of_its_newest_activity():
+    call_command("seed_demo", leads=120, now=datetime(2026, 6, 1, tzinfo=UTC), stdout=StringIO())
+
+    newest = dict(
+        Activity.objects.exclude(kind=ActivityKind.STAGE_CHANGED)
+        .values("lead")
+        .annotate(at=Max("occurred_at"))
+        .values_list("lead", "at")
+    )
+    rows = dict(LastActivity.objects.values_list("lead", "at"))
+    assert len(rows) == Lead.objects.count() == 120
+    assert rows == {lead: newest.get(lead) for lead in rows}
+    assert sum(at is not None for at in rows.values()) > 100
