@@ -910,9 +910,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         (RESULTS_DIR / "latest-scoring.md").write_text("\n".join(report) + "\n")
         print(f"\nWritten to {RESULTS_DIR / 'latest-scoring.md'}.")
         return
-    if args.import_only:
-        print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
-        import_rows = bench_import(args.import_rows, ingest_user)
+    if args.import_only:  # with --import-rows 0: just prepares the database
+        import_rows = []
+        if args.import_rows:
+            print(f"  CSV import of {args.import_rows:,} rows, twice", flush=True)
+            import_rows = bench_import(args.import_rows, ingest_user)
         report = render(
             args, seed_seconds, lead_count, activity_count, pg_version, cores, [], [], import_rows
         )
