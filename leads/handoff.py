@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leadapp import notifications, roles, webhooks
-from leadapp.db import insert_rows
+from leadapp.db import in_values, insert_rows
 
 from . import lifecycle
 from .business_hours import add_business_hours
@@ -143,7 +143,7 @@ def reprioritize(lead_ids: Iterable[int] | None = None) -> int:
     Called where scores move: real-time scoring, the end of a bulk rescore, a new handoff."""
     handoffs = Handoff.objects.filter(OPEN)
     if lead_ids is not None:
-        handoffs = handoffs.filter(lead__in=list(lead_ids))
+        handoffs = handoffs.filter(in_values(Handoff, "lead", list(lead_ids)))
     return handoffs.update(priority=priority_expression())
 
 

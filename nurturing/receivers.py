@@ -6,6 +6,7 @@ import logging
 from django.db import transaction
 from django.dispatch import receiver
 
+from leadapp.db import in_values
 from leads.signals import leads_changed
 
 from . import services
@@ -21,7 +22,7 @@ def follow_changed_leads(sender, lead_ids, reason, **kwargs):
     try:
         with transaction.atomic():
             if Enrollment.objects.filter(
-                status=Enrollment.Status.ACTIVE, lead_id__in=list(lead_ids)
+                in_values(Enrollment, "lead", list(lead_ids)), status=Enrollment.Status.ACTIVE
             ).exists():
                 services.exit_leads(lead_ids)
             services.enroll_triggered(lead_ids)

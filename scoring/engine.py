@@ -38,7 +38,8 @@ from django.db.models.lookups import (
     StartsWith,
 )
 
-from leads.models import Activity, Lead
+from leadapp.db import without_jit
+from leads.models import Activity, LastActivity, Lead
 
 from .models import (
     FIT_FIELDS,
@@ -209,11 +210,7 @@ class Rules:
             annotations[f"g{group.pk}"] = total
             group_totals.append(F(f"g{group.pk}"))
         annotations["fit"] = reduce(add, group_totals) if group_totals else Value(0)
-        return (
-            Lead.objects.order_by()
-            .annotate(**annotations)
-            .values("id", "created_at", *annotations, last_activity_at=F("last_activity__at"))
-        )
+        return Lead.objects.order_by().annotate(**annotations).values("id", "created_at", *annotations)
 
     def _activity_queryset(self):
         annotations = {
@@ -353,7 +350,7 @@ class ScoreQuery:
         inactivity, inactivity_params = "0", []
         if rs.inactivity_days and rs.inactivity_points:
             inactivity = (
-                "(CASE WHEN f.last_activity_at < %s OR (f.last_activity_at IS NULL AND f.created_at < %s) "
+                "(CASE WHEN la.at < %s OR (la.at IS NULL AND f.created_at < %s) "
                 f"THEN {int(rs.inactivity_points)} ELSE 0 END)"
             )
             inactivity_params = [self._moment(rs.inactivity_days)] * 2
@@ -385,11 +382,16 @@ class ScoreQuery:
             columns.append(f"CAST(ROUND({' + '.join(sums['b'])}) AS INTEGER) AS engagement_before")
             params += inactivity_params
         where, where_params = leads.where("f.id")
+        # The same condition on the last activity table too: PostgreSQL then reads just those
+        # rows of it, where it would read all of them to join a few thousand leads.
+        last_activity_where, last_activity_params = leads.where("la.lead_id")
         inner = (
             f"SELECT f.id AS lead_id, f.fit AS fit, {', '.join(columns + extra)} "  # noqa: S608
-            f"FROM ({self.rules.fit_sql}) f {join} WHERE {where}"
+            f"FROM ({self.rules.fit_sql}) f "
+            f"LEFT JOIN {LastActivity._meta.db_table} la ON la.lead_id = f.id AND {last_activity_where} "
+            f"{join} WHERE {where}"
         )
-        params += [*self.rules.fit_params, *join_params, *where_params]
+        params += [*self.rules.fit_params, *last_activity_params, *join_params, *where_params]
         # Where the predictive score drives grades, the chance is the one the lead has now.
         stored = f"(SELECT p.probability FROM {LeadScore._meta.db_table} p WHERE p.lead_id = s.lead_id)"  # noqa: S608
         grade = grade_sql(rs, "s.fit", stored)
@@ -411,7 +413,9 @@ class ScoreQuery:
         self, leads: LeadSet, *, before_activity: int | None = None, breakdown: bool = False
     ) -> dict[int, dict]:
         sql, params = self.sql(leads, before_activity=before_activity, breakdown=breakdown)
-        with connection.cursor() as cursor:
+        # Over a few thousand leads (a batch's follow-up) PostgreSQL would JIT-compile the
+        # query's many CASEs: 55 ms, about a sixth of the query.
+        with without_jit(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             names = [column[0] for column in cursor.description]
             return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}

@@ -12,7 +12,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from leadapp import webhooks
-from leadapp.db import insert_rows, requeue_stale
+from leadapp.db import in_values, insert_rows, requeue_stale
 from leads import handoff
 from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
@@ -232,7 +232,7 @@ def _raised_hands(
     matches = Q()
     for rule in rules:
         matches |= engagement_condition(rule)
-    new = Activity.objects.filter(matches, lead_id__in=lead_ids, pk__gt=after)
+    new = Activity.objects.filter(matches, in_values(Activity, "lead", lead_ids), pk__gt=after)
     return set(new.values_list("lead_id", flat=True).distinct())
 
 
@@ -254,7 +254,7 @@ def _lock_scores(ids: tuple[int, ...]) -> dict[int, tuple]:
     return {
         row[0]: row
         for row in LeadScore.objects.select_for_update()
-        .filter(lead_id__in=ids)
+        .filter(in_values(LeadScore, "lead", ids))
         .order_by("lead_id")
         .values_list("lead_id", "fit", "engagement", "total", "rule_set_id")
     }
