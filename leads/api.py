@@ -90,8 +90,8 @@ class LeadViewSet(
     # The score and its rule set, the opportunity and its lost reason: LEFT JOINs on keys, no
     # query per lead.
     queryset = Lead.objects.select_related(
-        "owner", "score__rule_set", "opportunity__lost_reason", "last_activity"
-    )
+        "owner", "score__rule_set", "opportunity__lost_reason"
+    ).with_last_activity()
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
 

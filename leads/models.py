@@ -86,6 +86,14 @@ class LeadQuerySet(models.QuerySet):
             return self
         return self.filter(models.Q(owner=user) | models.Q(owner__isnull=True))
 
+    def with_last_activity(self) -> "LeadQuerySet":
+        """Each lead with ``last_activity_at`` (None if it never did anything), for lists.
+        A subquery rather than ``select_related("last_activity")``: one more join made
+        PostgreSQL plan the API's list query (six tables) for 2.4 ms instead of 0.9, longer
+        than running it; the subquery costs 0.35 ms."""
+        row = LastActivity.objects.filter(lead=models.OuterRef("pk")).values("at")
+        return self.annotate(last_activity_at=models.Subquery(row))
+
 
 class Lead(models.Model):
     email = models.EmailField(max_length=254)  # unique: see Meta.constraints

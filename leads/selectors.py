@@ -16,7 +16,7 @@ from .models import Activity, Lead, Stage
 def lead_list(params, *, request=None) -> tuple[LeadFilter, QuerySet[Lead]]:
     """The filtered, sorted lead list for the list page (``sort`` is one of ``SORTS``)."""
     # The score is one LEFT JOIN on its primary key (the lead id): no query per row.
-    leads = Lead.objects.select_related("owner", "score", "last_activity")
+    leads = Lead.objects.select_related("owner", "score").with_last_activity()
     if request is not None:
         leads = leads.visible_to(request.user)
     filterset = LeadFilter(params, queryset=leads, request=request)
@@ -55,7 +55,7 @@ def rows_of(queryset: QuerySet[Lead], ids: list[int]) -> list[Lead]:
     if not ids:
         return []
     related = queryset.query.select_related  # False, True (all) or {"score": {"rule_set": {}}}
-    rows = Lead.objects.using(queryset.db).filter(id_in(ids, queryset.db)).order_by()
+    rows = Lead.objects.using(queryset.db).filter(id_in(ids, queryset.db)).order_by().with_last_activity()
     if related:
         rows = rows.select_related(*([] if related is True else _related_paths(related)))
     by_id = {lead.pk: lead for lead in rows}

@@ -1,6 +1,5 @@
 from datetime import UTC, datetime
 from functools import cached_property
-from operator import attrgetter
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -115,8 +114,7 @@ class LeadSerializer(serializers.ModelSerializer):
         required=False,
         help_text="A change must follow the lifecycle rules (see the README's Lifecycle section).",
     )
-    last_activity_at = serializers.DateTimeField(
-        source="last_activity.at",
+    last_activity_at = serializers.DateTimeField(  # the queryset's with_last_activity()
         read_only=True,
         allow_null=True,
         help_text="When the lead last did something (stage changes do not count); null if never.",
@@ -186,14 +184,13 @@ class LeadSerializer(serializers.ModelSerializer):
         return normalize_email(value)
 
     def to_representation(self, instance: Lead) -> dict:
-        """DRF's own loop, without its per-field source resolution: every field here reads an
-        attribute (``last_activity.at`` one of the related row), and a page of 50 leads spent a
-        third of the request in that loop."""
+        """DRF's own loop, without its per-field source resolution: every field here reads a
+        plain attribute, and a page of 50 leads spends a third of the request in that loop."""
         fields = self.__dict__.get("_plain_fields")
         if fields is None:
             readable = list(self._readable_fields)
             fields = self._plain_fields = [
-                (f.field_name, attrgetter(f.source), f, _plain_iso(f))
+                (f.field_name, f.source, f, _plain_iso(f))
                 for f in readable
                 if f.field_name not in ("score", "opportunity")
             ]
@@ -201,8 +198,8 @@ class LeadSerializer(serializers.ModelSerializer):
             self._with_opportunity = any(f.field_name == "opportunity" for f in readable)
         tz = timezone.get_current_timezone()
         data = {}
-        for name, read, field, iso in fields:
-            value = read(instance)
+        for name, source, field, iso in fields:
+            value = getattr(instance, source)
             if value is None:
                 data[name] = None
             elif iso and value.utcoffset() is not None:

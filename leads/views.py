@@ -124,7 +124,7 @@ def _rows_html(leads: list[Lead], show_score: bool) -> str:
                 _score_cell(lead, temperatures) if show_score else "",
                 "" if lead.owner is None else escape(str(lead.owner)),
                 _day(lead.created_at, tz),
-                _day(lead.last_activity.at, tz) or "—",
+                _day(lead.last_activity_at, tz) or "—",
             )
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every value escaped above
