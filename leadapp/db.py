@@ -114,12 +114,15 @@ def requeue_stale(queryset: models.QuerySet, task, *, stale_after) -> int:
 
 @contextmanager
 def without_jit():
-    """A transaction in which PostgreSQL does not JIT-compile. Reporting and feature queries
-    over many leads are estimated dear enough to trigger it, and compiling their many CASEs
-    costs more than it saves (tens of milliseconds a statement, over a second for some
-    reports). Changes no data."""
+    """On PostgreSQL, a transaction in which it does not JIT-compile. Reporting and feature
+    queries over many leads are estimated dear enough to trigger it, and compiling their many
+    CASEs costs more than it saves (tens of milliseconds a statement, over a second for some
+    reports). Changes no data. Elsewhere nothing: a transaction on SQLite takes its write lock
+    (IMMEDIATE, see the settings), which reads must not wait for."""
+    if connection.vendor != "postgresql":
+        yield
+        return
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
         yield

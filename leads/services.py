@@ -411,10 +411,18 @@ def activities_added(lead_ids: Iterable[int], *, after: int, reason: str) -> Non
 
 
 def touch_last_activity(lead_ids: Iterable[int]) -> None:
-    """Set each lead's last activity time from its newest activity."""
+    """Set each lead's last activity time from its newest activity.
+
+    The rows are locked in lead order first. The update alone locks them in whatever order
+    its plan visits them (for an array of ids, the order of a hash table), so two batches
+    sharing leads could each hold a row the other waits for: a deadlock, seen in the
+    benchmark's worker."""
     lead_ids = list(lead_ids)
-    if lead_ids:
-        refresh_last_activity(LastActivity.objects.filter(in_values(LastActivity, "lead", lead_ids)))
+    if not lead_ids:
+        return
+    rows = LastActivity.objects.filter(in_values(LastActivity, "lead", lead_ids))
+    list(rows.select_for_update().order_by("lead").values_list("lead", flat=True))
+    refresh_last_activity(rows)
 
 
 def refresh_last_activity(rows: QuerySet[LastActivity]) -> int:

@@ -38,6 +38,10 @@ END;
 
 
 def copy_values(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        # No lead may be inserted between this copy and the trigger (the migration is one
+        # transaction): it would have no row. Reads go on.
+        schema_editor.execute("LOCK TABLE leads_lead IN SHARE ROW EXCLUSIVE MODE")
     schema_editor.execute(
         "INSERT INTO leads_lastactivity (lead_id, at) SELECT id, last_activity_at FROM leads_lead"
     )

@@ -5,14 +5,19 @@ sort (an inner join on that row), and the time shown is its newest activity's.
 If a migration makes SQLite rebuild the lead table, the rebuild drops the trigger: these tests
 then fail on SQLite until the migration creates it again (see migration 0014)."""
 
+import random
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from conftest import requires_postgres
 from leads import imports, services
 from leads.models import Activity, ActivityKind, LastActivity, Lead
 from leads.tests.factories import ActivityFactory, LeadFactory
@@ -85,3 +90,64 @@ def test_seed_demo_gives_each_lead_the_time_of_its_newest_activity():
     assert len(rows) == Lead.objects.count() == 120
     assert rows == {lead: newest.get(lead) for lead in rows}
     assert sum(at is not None for at in rows.values()) > 100
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_touching_locks_the_rows_in_lead_order_so_two_batches_sharing_leads_cannot_deadlock():
+    """Another connection holds the row of the highest lead. While the touch waits for it,
+    every other row must already be locked by the touch: it went in lead order, as any other
+    batch does, so no two can each hold a row the other waits for (the benchmark's worker
+    once deadlocked so). The plan of a large table is forced (an index walk over the hashed
+    ids); the few rows of a test table would be read in order anyway."""
+    leads = LeadFactory.create_batch(40)
+    for lead in leads:
+        ActivityFactory(lead=lead)
+    ids = [lead.pk for lead in leads]
+    top, others = max(ids), sorted(set(ids) - {max(ids)})
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_top_row():
+        try:
+            with transaction.atomic():
+                LastActivity.objects.select_for_update().get(lead_id=top)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def touch():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+                        cursor.execute(f"SET LOCAL {setting} = off")
+                services.touch_last_activity(random.Random(1).sample(ids, len(ids)))
+        finally:
+            connection.close()
+
+    def unlocked_others() -> int:
+        with connection.cursor() as cursor:  # KEY SHARE: waits for no one, skips FOR UPDATE
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM leads_lastactivity WHERE lead_id = ANY(%s) "
+                "FOR KEY SHARE SKIP LOCKED) s",
+                [others],
+            )
+            return cursor.fetchone()[0]
+
+    holder = threading.Thread(target=hold_the_top_row)
+    holder.start()
+    assert held.wait(timeout=10)
+    toucher = threading.Thread(target=touch)
+    toucher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while unlocked_others() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert unlocked_others() == 0
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        toucher.join(timeout=30)
+
+    assert LastActivity.objects.filter(lead__in=leads, at__isnull=False).count() == 40
