@@ -53,9 +53,6 @@ class LeadAdmin(admin.ModelAdmin):
     show_full_result_count = False  # COUNT(*) over a million leads on every page is not worth it
     inlines = [StageChangeInline]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("last_activity")
-
     @admin.display(description="last activity")
     def last_activity_at(self, lead: Lead):
         return lead.last_activity.at
