@@ -10,8 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from leadapp import webhooks
@@ -406,36 +406,40 @@ def activities_added(lead_ids: Iterable[int], *, after: int, reason: str) -> Non
     lead_ids = set(lead_ids)
     if not lead_ids:
         return
-    touch_last_activity(lead_ids)
+    touch_last_activity(lead_ids, after=after)
     leads_changed.send(sender=Activity, lead_ids=lead_ids, reason=reason, new_activities_after=after)
 
 
-def touch_last_activity(lead_ids: Iterable[int]) -> None:
-    """Set each lead's last activity time from its newest activity.
+def touch_last_activity(lead_ids: Iterable[int] | None = None, *, after: int = 0) -> None:
+    """Move the leads' last activity times (every lead's: None) up to their newest activity
+    with an id above ``after``: the ones just added, since the times already cover the rest.
+    Events can arrive late: a time is never moved back. Stage changes do not count as the
+    lead doing something.
 
-    The rows are locked in lead order first. The update alone locks them in whatever order
-    its plan visits them (for an array of ids, the order of a hash table), so two batches
-    sharing leads could each hold a row the other waits for: a deadlock, seen in the
-    benchmark's worker."""
-    lead_ids = list(lead_ids)
-    if not lead_ids:
-        return
-    rows = LastActivity.objects.filter(in_values(LastActivity, "lead", lead_ids))
-    list(rows.select_for_update().order_by("lead").values_list("lead", flat=True))
-    refresh_last_activity(rows)
-
-
-def refresh_last_activity(rows: QuerySet[LastActivity]) -> int:
-    """Set these leads' last activity times from their newest activities, in one statement
-    that leaves alone the rows already right (events can arrive late). Stage changes do not
-    count as the lead doing something."""
-    newest = Subquery(
-        Activity.objects.filter(lead=OuterRef("lead"))
-        .exclude(kind=ActivityKind.STAGE_CHANGED)
-        .order_by("-occurred_at")
-        .values("occurred_at")[:1]
-    )
-    return rows.filter(Q(at__isnull=True) | Q(at__lt=newest)).update(at=newest)
+    One ``INSERT ... ON CONFLICT DO UPDATE`` fed in lead order, so the rows are locked in
+    lead order: two batches sharing leads cannot each hold a row the other waits for (an
+    ``UPDATE`` locks them in its plan's order, and the benchmark's worker once deadlocked so).
+    A lead that has no row (data restored with the trigger off) gets one."""
+    newest = Activity.objects.exclude(kind=ActivityKind.STAGE_CHANGED)
+    if lead_ids is not None:
+        lead_ids = list(lead_ids)
+        if not lead_ids:
+            return
+        newest = newest.filter(in_values(Activity, "lead", lead_ids))
+    if after:
+        newest = newest.filter(pk__gt=after)
+    newest = newest.order_by().values("lead").annotate(at=Max("occurred_at")).values_list("lead", "at")
+    sql, params = newest.query.sql_with_params()
+    table = connection.ops.quote_name(LastActivity._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # "WHERE true": SQLite would read "ON CONFLICT" as the start of a join constraint.
+            f"WITH newest (lead_id, at) AS ({sql}) "  # noqa: S608
+            f"INSERT INTO {table} (lead_id, at) SELECT lead_id, at FROM newest WHERE true ORDER BY lead_id "
+            f"ON CONFLICT (lead_id) DO UPDATE SET at = excluded.at "
+            f"WHERE {table}.at IS NULL OR {table}.at < excluded.at",
+            params,
+        )
 
 
 def _leads_for_emails(emails: set[str]) -> dict[str, int]:

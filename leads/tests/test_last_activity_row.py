@@ -77,6 +77,23 @@ def test_the_lead_page_and_the_api_show_the_newest_activity_and_stage_changes_do
     assert "2\xa0hours ago" in html
 
 
+def test_a_late_event_never_moves_the_time_back_and_a_lead_missing_its_row_gets_one(api_as, marketer):
+    """A batch carries events of last week as well as of today: the time is the newest. A lead
+    whose row is gone (data restored with the trigger off) gets it back with its first event."""
+    recent, lost = LeadFactory(email="recent@example.com"), LeadFactory(email="lost@example.com")
+    LastActivity.objects.filter(lead=lost).delete()
+    today = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    post = api_as(marketer).post
+    event = {"kind": "page_view", "occurred_at": today.isoformat()}
+    assert post("/api/events/", {**event, "lead": recent.pk}, format="json").status_code == 201
+    last_week = {**event, "occurred_at": (today - timedelta(days=7)).isoformat()}
+    assert post("/api/events/", {**last_week, "lead": recent.pk}, format="json").status_code == 201
+    assert post("/api/events/", {**last_week, "lead": lost.pk}, format="json").status_code == 201
+
+    assert LastActivity.objects.get(lead=recent).at == today
+    assert LastActivity.objects.get(lead=lost).at == today - timedelta(days=7)
+
+
 def test_seed_demo_gives_each_lead_the_time_of_its_newest_activity():
     call_command("seed_demo", leads=120, now=datetime(2026, 6, 1, tzinfo=UTC), stdout=StringIO())
 
@@ -127,10 +144,10 @@ def test_touching_locks_the_rows_in_lead_order_so_two_batches_sharing_leads_cann
             connection.close()
 
     def unlocked_others() -> int:
-        with connection.cursor() as cursor:  # KEY SHARE: waits for no one, skips FOR UPDATE
+        with connection.cursor() as cursor:  # waits for no one: skips the rows the touch locked
             cursor.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM leads_lastactivity WHERE lead_id = ANY(%s) "
-                "FOR KEY SHARE SKIP LOCKED) s",
+                "FOR SHARE SKIP LOCKED) s",
                 [others],
             )
             return cursor.fetchone()[0]

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from leadapp.roles import SALES
 from leads.demo import ACTIVITY_COLUMNS, LEAD_COLUMNS, STAGE_CHANGE_COLUMNS, Chunk, DemoGenerator
 from leads.models import Activity, LastActivity, Lead, StageChange
-from leads.services import refresh_last_activity
+from leads.services import touch_last_activity
 
 # Loading at least this many leads into empty tables on PostgreSQL drops the secondary
 # indexes and foreign keys first and rebuilds them at the end (see PostgresWriter).
@@ -111,7 +111,7 @@ class Command(BaseCommand):
                 writer.finish()
                 progress("indexes and constraints done")
                 # Each new lead got its LastActivity row (empty) from the database's trigger.
-                refresh_last_activity(LastActivity.objects.filter(at=None))
+                touch_last_activity()
                 progress("last activity times done")
         except IntegrityError as exc:
             raise CommandError(
