@@ -77,6 +77,66 @@ def insert_rows(
         cursor.execute(f"TRUNCATE {target}")
 
 
+def upsert_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, key: str
+) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``, as for ``insert_rows``), and where
+    a row with the same ``key`` exists, set its other columns to the new values instead.
+
+    On PostgreSQL one statement, whatever the number of rows, with one array parameter per
+    column (``unnest``): with a placeholder per value, psycopg parses the statement on the
+    client, about a third of a second for 6,600 scores. Elsewhere a multi-row ``VALUES`` in
+    batches (SQLite takes at most 32,766 parameters a statement)."""
+    if not rows:
+        return
+    ops = connection.ops
+    fields = [model._meta.get_field(name) for name in columns]
+    table, names = ops.quote_name(model._meta.db_table), [ops.quote_name(f.column) for f in fields]
+    conflict = ops.quote_name(model._meta.get_field(key).column)
+    updates = ", ".join(
+        f"{name} = excluded.{name}" for name, f in zip(names, fields, strict=True) if f.name != key
+    )
+    tail = f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{_column_type(f)}[]" for f in fields)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+                + tail,
+                [
+                    _array(field, column)
+                    for field, column in zip(fields, zip(*rows, strict=True), strict=True)
+                ],
+            )
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        per_statement = 30_000 // len(fields)
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row_sql] * len(batch))} "  # noqa: S608
+                + tail,
+                [value for row in batch for value in row],
+            )
+
+
+def _is_integer(field: models.Field) -> bool:
+    return isinstance(field, models.IntegerField | models.AutoField | models.ForeignKey)
+
+
+def _array(field: models.Field, values: Iterable) -> str | list:
+    """An array parameter for PostgreSQL. Integers go as the array's text (``{1,NULL,3}``),
+    several times cheaper than psycopg's list adapter; other values as a list."""
+    if _is_integer(field):
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+    return list(values)
+
+
+def _column_type(field: models.Field) -> str:
+    """The column's type as a cast can name it (a foreign key: the referenced key's type)."""
+    return field.db_type(connection) if not field.is_relation else field.target_field.rel_db_type(connection)
+
+
 def in_values(model: type[models.Model], field: str, values: Collection, using: str = "default") -> Q:
     """``<field>__in=values``; on PostgreSQL ``<field> IN (SELECT unnest(<one array parameter>))``
     rather than ``IN`` with a placeholder per value, which costs Django and psycopg about 15 µs
@@ -89,10 +149,7 @@ def in_values(model: type[models.Model], field: str, values: Collection, using: 
         return Q(**{f"{field}__in": values})
     target = model._meta.pk if field == "pk" else model._meta.get_field(field)
     db_type = target.db_type(connection)  # the values are a parameter; the type is the column's
-    if isinstance(target, models.IntegerField | models.AutoField | models.ForeignKey):
-        array = "{" + ",".join(str(int(v)) for v in values) + "}"
-    else:
-        array = [str(v) for v in values]
+    array = _array(target, values) if _is_integer(target) else [str(v) for v in values]
     return Q(**{f"{field}__in": RawSQL(f"SELECT unnest(%s::{db_type}[])", (array,))})  # noqa: S611
 
 

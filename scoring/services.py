@@ -4,6 +4,7 @@ bulk rescoring, the preview of a draft, and the MQL handoff."""
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -12,7 +13,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from leadapp import webhooks
-from leadapp.db import in_values, insert_rows, requeue_stale
+from leadapp.db import in_values, insert_rows, requeue_stale, upsert_rows
 from leads import handoff
 from leads.models import Activity, Lead, Stage
 from leads.services import change_stages
@@ -159,7 +160,7 @@ def rescore_leads(
     reason: str,
     new_activities_after: int | None = None,
     as_of: datetime | None = None,
-) -> list[ScoreChange]:
+) -> list["ScoreMove"]:
     """Score these leads now with the published rule set and record what moved.
 
     Called in the transaction that stored the change. The leads are recomputed from their
@@ -181,21 +182,34 @@ def rescore_leads(
     query = ScoreQuery(rule_set, as_of=as_of)
     after = query.rows(LeadSet(ids=ids), before_activity=new_activities_after)
     changes, scores, crossed = [], [], set()
+    # Each engagement rule's points with and without the new activities (the query's columns).
+    delta_columns = [(rule.name, f"e{rule.pk}", f"eb{rule.pk}") for rule in query.engagement_rules]
     for lead_id, row in after.items():
         _, fit, engagement, prev_total, prev_rule_set = old.get(lead_id, (lead_id, None, None, 0, None))
         if (fit, engagement, prev_rule_set) == (row["fit"], row["engagement"], rule_set.pk):
             continue
-        scores.append(row)
+        scores.append(
+            (
+                lead_id,
+                rule_set.pk,
+                row["fit"],
+                row["engagement"],
+                row["total"],
+                row["grade"],
+                row["temperature"],
+                as_of,
+            )
+        )
         if (fit, engagement) == (row["fit"], row["engagement"]) and prev_rule_set is not None:
             continue  # only the version changed: stored, but nothing to tell in the history
         details = []
         if new_activities_after is not None:
-            details = _rule_deltas(query, row, prev_total, first=prev_rule_set is None)
+            details = _rule_deltas(delta_columns, row, prev_total, first=prev_rule_set is None)
         changes.append(
-            ScoreChange(
+            ScoreMove(
                 lead_id=lead_id,
                 changed_at=as_of,
-                rule_set=rule_set,
+                rule_set_id=rule_set.pk,
                 fit=row["fit"],
                 engagement=row["engagement"],
                 total=row["total"],
@@ -206,11 +220,9 @@ def rescore_leads(
         )
         if row["total"] >= rule_set.mql_threshold > prev_total or prev_rule_set is None:
             crossed.add(lead_id)
-    _upsert_scores(rule_set, scores, as_of)
-    handoff.reprioritize([row["lead_id"] for row in scores])  # the queue's order follows the score
-    insert_rows(
-        ScoreChange, HISTORY_COLUMNS, [tuple(getattr(c, a) for a in HISTORY_ATTNAMES) for c in changes]
-    )
+    upsert_rows(LeadScore, SCORE_COLUMNS, scores, key="lead")
+    handoff.reprioritize([row[0] for row in scores])  # the queue's order follows the score
+    insert_rows(ScoreChange, HISTORY_COLUMNS, changes)
     webhooks.score_changed(changes)
     # Only a crossing or a new hand-raise promotes here; the bulk job's end promotes any lead
     # still left behind.
@@ -236,6 +248,7 @@ def _raised_hands(
     return set(new.values_list("lead_id", flat=True).distinct())
 
 
+SCORE_COLUMNS = ["lead", "rule_set", "fit", "engagement", "total", "grade", "temperature", "scored_at"]
 HISTORY_COLUMNS = [
     "lead",
     "changed_at",
@@ -247,7 +260,22 @@ HISTORY_COLUMNS = [
     "reason",
     "details",
 ]
-HISTORY_ATTNAMES = [ScoreChange._meta.get_field(name).attname for name in HISTORY_COLUMNS]
+
+
+class ScoreMove(NamedTuple):
+    """A lead's score change as ``rescore_leads`` records it: a row of the history
+    (``ScoreChange``, in the order of ``HISTORY_COLUMNS``) without the cost of a model
+    instance each (a sixth of a second for 6,000 leads)."""
+
+    lead_id: int
+    changed_at: datetime
+    rule_set_id: int
+    fit: int
+    engagement: int
+    total: int
+    delta: int
+    reason: str
+    details: list[dict]
 
 
 def _lock_scores(ids: tuple[int, ...]) -> dict[int, tuple]:
@@ -276,14 +304,20 @@ def insert_missing_scores(leads: LeadSet) -> None:
         )
 
 
-def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int, *, first: bool = False) -> list[dict]:
-    """Which rules the new activities moved (the row scores the lead with and without them);
-    what else changed since the last scoring (decay, expired windows) is a line of its own."""
+def _rule_deltas(
+    columns: list[tuple[str, str, str]], row: dict, previous_total: int, *, first: bool = False
+) -> list[dict]:
+    """Which rules the new activities moved (``columns``: each rule's name and the row's
+    columns scoring the lead with and without them); what else changed since the last scoring
+    (decay, expired windows) is a line of its own."""
     details = []
-    for rule in query.engagement_rules:
-        delta = round(float(row[f"e{rule.pk}"] or 0) - float(row[f"eb{rule.pk}"] or 0), 1)
+    for name, with_new, without in columns:
+        now, before = row[with_new], row[without]
+        if now == before:  # most rules, for a few new activities: skip the arithmetic
+            continue
+        delta = round(float(now or 0) - float(before or 0), 1)
         if delta:
-            details.append({"rule": rule.name, "delta": delta})
+            details.append({"rule": name, "delta": delta})
     drift = row["total_before"] - previous_total
     if drift:
         label = (
@@ -291,40 +325,6 @@ def _rule_deltas(query: ScoreQuery, row: dict, previous_total: int, *, first: bo
         )
         details.append({"rule": label, "delta": drift})
     return details
-
-
-def _upsert_scores(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None:
-    # In batches: SQLite takes at most 32,766 parameters a statement.
-    for start in range(0, len(rows), 1000):
-        _upsert_batch(rule_set, rows[start : start + 1000], as_of)
-
-
-def _upsert_batch(rule_set: RuleSet, rows: list[dict], as_of: datetime) -> None:
-    if not rows:
-        return
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params = []
-    for row in rows:
-        params += [
-            row["lead_id"],
-            rule_set.pk,
-            row["fit"],
-            row["engagement"],
-            row["total"],
-            row["grade"],
-            row["temperature"],
-            as_of,
-        ]
-    table = LeadScore._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} "  # noqa: S608
-            "(lead_id, rule_set_id, fit, engagement, total, grade, temperature, scored_at) "
-            f"VALUES {values} ON CONFLICT (lead_id) DO UPDATE SET rule_set_id = excluded.rule_set_id, "
-            "fit = excluded.fit, engagement = excluded.engagement, total = excluded.total, "
-            "grade = excluded.grade, temperature = excluded.temperature, scored_at = excluded.scored_at",
-            params,
-        )
 
 
 def _promote_after_commit(lead_ids: set[int]) -> None:
