@@ -84,6 +84,12 @@ def measure(args, env: dict[str, str], port: int, token: str, sample, run: str) 
         time.sleep(3)  # the worker connects; its first tasks then drain what an earlier run left
         wait_for_follow_up(time.perf_counter())
         clients, count = args.ingest_clients, args.ingest_clients * args.ingest_batches
+        # Warm-up, as the list scenarios have: a gunicorn worker's first batch loads the API's
+        # code (about a second), which the first scenario's slowest batches measured instead.
+        print("  warm-up: 3 batches per client", flush=True)
+        warm_up = ingest_batches(sample, 3 * clients, args.batch_size, f"{run}-warm-up")
+        ingest_http(port, token, warm_up, clients)
+        wait_for_follow_up(time.perf_counter())
         scenarios = [
             (f"{clients} clients, each event a different lead", clients, None),
             (f"{clients} clients, {args.leads_per_batch} leads per batch", clients, args.leads_per_batch),
