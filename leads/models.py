@@ -163,7 +163,15 @@ class Lead(models.Model):
             # in the index, PostgreSQL finds the newest leads matching a common term without
             # reading their rows (an index-only scan).
             models.Index(fields=["-created_at", "-id"], include=["search_text"], name="lead_created_idx"),
-            models.Index(fields=["stage", "-created_at"], name="lead_stage_created_idx"),
+            # Nearly every filtered view has a stage ("MQLs in Germany"): the other filters ride
+            # in its index, so that PostgreSQL counts such a list and finds its newest page
+            # from the index alone (the count: 2 ms where intersecting the stage and the
+            # country index took 18).
+            models.Index(
+                fields=["stage", "-created_at", "-id"],
+                include=["country", "source", "owner"],
+                name="lead_stage_created_idx",
+            ),
             models.Index(fields=["source", "-created_at"], name="lead_source_created_idx"),
             models.Index(fields=["country", "-created_at"], name="lead_country_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
