@@ -20,10 +20,11 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from leadapp.db import without_jit
@@ -119,9 +120,32 @@ def _email_kind_sql(column: str) -> str:
     return f"lower(substr({column}, instr({column}, '@') + 1))"
 
 
+# --- which leads have a known outcome: the one definition -----------------------------------------
+# The predictive model, the suggested points, the report card and the preview of a draft all
+# learn from or judge by these leads: a customer converted; a lost or disqualified lead did not;
+# nor did a lead that sales sent back (recycled) and that has not come back for
+# ``PredictiveSettings.recycled_after_days`` (a lead recycled last week may still come back).
+
+
+def recycled_cutoff(now: datetime | None = None, *, days: int | None = None) -> datetime:
+    """Recycled before this moment and not back since: the lead counts as not converted.
+    ``days``: the setting to use, by default the saved ``recycled_after_days``."""
+    if days is None:
+        from .models import PredictiveSettings
+
+        days = PredictiveSettings.load().recycled_after_days
+    return (now or timezone.now()) - timedelta(days=days)
+
+
+def closed_q(recycled_before: datetime) -> Q:
+    """The leads with a known outcome, for the ORM: ``closed_condition`` as a ``Q``."""
+    return Q(stage__in=CLOSED) | Q(stage=Stage.RECYCLED, stage_changed_at__lt=recycled_before)
+
+
 def closed_condition(recycled_before: datetime | None) -> tuple[str, list]:
     """SQL (on ``l``) for the leads with a known outcome: won, lost or disqualified, and those
-    recycled before ``recycled_before`` that never came back (they did not convert)."""
+    recycled before ``recycled_before`` (``recycled_cutoff``) that never came back (they did
+    not convert). None: the recycled leads are left out."""
     stages = ", ".join(f"'{stage}'" for stage in CLOSED)
     if recycled_before is None:
         return f"l.stage IN ({stages})", []

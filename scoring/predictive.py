@@ -37,7 +37,7 @@ from leads import handoff
 from leads.models import Lead
 
 from .engine import LeadSet, grade_sql
-from .features import FeatureSpec, LeadData, load
+from .features import FeatureSpec, LeadData, load, recycled_cutoff
 from .models import Drive, LeadScore, PredictiveModel, PredictiveSettings, RuleSet
 from .services import in_own_connection, insert_missing_scores
 
@@ -93,7 +93,7 @@ class Trained:
 
 def closed_leads(options: PredictiveSettings | None = None) -> LeadData:
     options = options or PredictiveSettings.load()
-    recycled_before = timezone.now() - timedelta(days=options.recycled_after_days)
+    recycled_before = recycled_cutoff(days=options.recycled_after_days)
     return load(LeadSet(), closed=True, recycled_before=recycled_before)
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from leads.models import Lead, Stage
 
 from .engine import ScoreQuery
+from .features import closed_condition, recycled_cutoff
 from .models import LeadScore, ScoringJob
 from .services import drop_scores, lead_chunks, materialize_scores
 
@@ -22,10 +23,14 @@ LOST = "lost"
 OPEN = "open"
 GRADES = ("A", "B", "C", "D")
 
-_OUTCOME = (
-    f"CASE WHEN l.stage = '{Stage.CUSTOMER.value}' THEN '{WON}' "
-    f"WHEN l.stage IN ('{Stage.LOST.value}', '{Stage.DISQUALIFIED.value}') THEN '{LOST}' ELSE '{OPEN}' END"
-)
+
+def _outcome(recycled_before) -> tuple[str, str, list]:
+    """SQL (on ``l``) for a lead's outcome (won, lost or open) and for "it has one", with their
+    parameters: the leads with a known outcome of ``features.closed_condition``."""
+    closed, params = closed_condition(recycled_before)
+    won = f"l.stage = '{Stage.CUSTOMER.value}'"
+    outcome = f"CASE WHEN {won} THEN '{WON}' WHEN {closed} THEN '{LOST}' ELSE '{OPEN}' END"
+    return outcome, closed, params
 
 
 def run_preview(job: ScoringJob) -> None:
@@ -58,16 +63,19 @@ def _chunk_counts(query: ScoreQuery, lo: int, hi: int) -> dict:
     # it would no longer qualify (nothing demotes it, but the marketer should know).
     new_mql = f"(l.stage = '{Stage.NEW.value}' AND n.total >= {draft_mql})"
     old_mql = f"(l.stage = '{Stage.MQL.value}' AND n.total < {draft_mql})"
+    # The job's moment, not each chunk's: every chunk counts the same leads as decided.
+    outcome_sql, closed, params = _outcome(recycled_cutoff(query.as_of))
     counts = {"leads": 0, "grades": [], "hist": [], "newly_mql": 0, "no_longer_mql": 0}
     with connection.cursor() as cursor:
         materialize_scores(cursor, query, lo, hi)
         cursor.execute(
-            f"SELECT n.grade, o.grade, {_OUTCOME} AS outcome, "  # noqa: S608
+            f"SELECT n.grade, o.grade, {outcome_sql} AS outcome, "  # noqa: S608
             f"CASE WHEN {new_mql} THEN 1 ELSE 0 END AS new_mql, "
             f"CASE WHEN {old_mql} THEN 1 ELSE 0 END AS old_mql, COUNT(*) "
             f"FROM scoring_new n JOIN {lead_table} l ON l.id = n.lead_id "
             f"LEFT JOIN {score_table} o ON o.lead_id = n.lead_id "
-            "GROUP BY n.grade, o.grade, outcome, new_mql, old_mql"
+            "GROUP BY n.grade, o.grade, outcome, new_mql, old_mql",
+            params,
         )
         for new_grade, old_grade, outcome, becomes_mql, drops_out, n in cursor.fetchall():
             counts["leads"] += n
@@ -78,14 +86,14 @@ def _chunk_counts(query: ScoreQuery, lo: int, hi: int) -> dict:
             counts["no_longer_mql"] += n if drops_out else 0
         # The score distributions of the decided leads, for the ROC AUC.
         cursor.execute(
-            f"SELECT 'draft', n.total, {_OUTCOME} AS outcome, COUNT(*) "  # noqa: S608
+            f"SELECT 'draft', n.total, {outcome_sql} AS outcome, COUNT(*) "  # noqa: S608
             f"FROM scoring_new n JOIN {lead_table} l ON l.id = n.lead_id "
-            f"WHERE l.stage IN (%s, %s, %s) GROUP BY n.total, outcome "
-            f"UNION ALL SELECT 'published', o.total, {_OUTCOME} AS outcome, COUNT(*) "
+            f"WHERE {closed} GROUP BY n.total, outcome "
+            f"UNION ALL SELECT 'published', o.total, {outcome_sql} AS outcome, COUNT(*) "
             f"FROM scoring_new n JOIN {lead_table} l ON l.id = n.lead_id "
             f"JOIN {score_table} o ON o.lead_id = n.lead_id "
-            f"WHERE l.stage IN (%s, %s, %s) GROUP BY o.total, outcome",
-            [Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED] * 2,
+            f"WHERE {closed} GROUP BY o.total, outcome",
+            params * 4,
         )
         counts["hist"] = [list(row) for row in cursor.fetchall()]
         drop_scores(cursor)

@@ -9,8 +9,10 @@ plus reading the rule set. Never a query per lead.
 Definitions (the page shows the same text):
 
 - A lead **has an outcome** when its stage is *customer* (converted = 1), *lost* or
-  *disqualified* (converted = 0), or *recycled* after it was handed to sales once (it has a
-  stage change to MQL; converted = 0). Leads in any other stage are still open: left out.
+  *disqualified* (converted = 0), or *recycled* (sent back by sales) longer ago than the
+  predictive settings' ``recycled_after_days`` (converted = 0): the definition of
+  ``features.closed_q``, which the predictive model, the suggested points and the preview
+  share. Leads in any other stage, and leads recycled more recently, are still open: left out.
 - The scores are the **current stored scores** (``LeadScore``: total and grade). Only leads
   scored with the published rule set count; during a rescore the others are left out (and
   counted, so the page can say so).
@@ -51,11 +53,9 @@ from django.db import connection
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -65,14 +65,14 @@ from django.db.models import (
 from django.db.models.functions import Ntile
 
 from leadapp.db import without_jit
-from leads.models import Activity, Lead, Stage, StageChange
+from leads.models import Activity, Lead, Stage
 
 from .engine import engagement_condition, fit_condition
+from .features import closed_q, recycled_cutoff
 from .models import EngagementRule, FitRule, Grade, RuleSet
 from .preview import roc_auc
 from .services import published_rule_set
 
-OUTCOME_STAGES = (Stage.CUSTOMER, Stage.LOST, Stage.DISQUALIFIED)
 DECILES = 10
 MIN_MATCHED = 30
 DEFAULT_TYPICAL_POINTS = 10
@@ -200,10 +200,9 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def has_outcome() -> Q:
-    """Customer, lost, disqualified, or recycled after a handoff to sales."""
-    handed_to_sales = StageChange.objects.filter(lead=OuterRef("pk"), to_stage=Stage.MQL)
-    # The stage first: PostgreSQL then looks for the handoff of recycled leads only.
-    return Q(stage__in=OUTCOME_STAGES) | (Q(stage=Stage.RECYCLED) & Q(Exists(handed_to_sales)))
+    """The leads with a known outcome, as everything that learns from outcomes has them
+    (``features.closed_q``): customer, lost, disqualified, or recycled long enough ago."""
+    return closed_q(recycled_cutoff())
 
 
 def outcome_leads(rule_set: RuleSet) -> QuerySet[Lead]:

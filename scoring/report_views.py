@@ -16,6 +16,7 @@ from leadapp.permissions import permission_required
 from leads.exports import csv_lines
 
 from . import report_card, services
+from .models import PredictiveSettings
 
 VIEW = "scoring.view_ruleset"
 CHANGE = "scoring.change_ruleset"
@@ -36,6 +37,7 @@ def report(request: HttpRequest) -> HttpResponse:
         "can_edit": request.user.has_perm(CHANGE),
         "min_matched": report_card.MIN_MATCHED,
         "deciles": report_card.DECILES,
+        "recycled_after_days": PredictiveSettings.load().recycled_after_days,
     }
     return render(request, "scoring/report_card.html", context)
 

@@ -38,19 +38,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 from django.db import connection
 from django.db.models import Case, IntegerField, Value, When
-from django.utils import timezone
 
 from leadapp.db import without_jit
 from leads.models import Activity, Lead
 
 from .engine import engagement_condition, fit_condition
-from .features import WON, closed_condition
-from .models import EngagementRule, FitRule, PredictiveSettings, RuleSet
+from .features import WON, closed_condition, recycled_cutoff
+from .models import EngagementRule, FitRule, RuleSet
 from .predictive import MIN_CLOSED, MIN_EACH
 from .report_card import ENGAGEMENT, FIT, MIN_MATCHED, rules_of, typical_points
 from .services import published_rule_set
@@ -182,9 +180,8 @@ def _flag(condition) -> Case:
 
 
 def _closed() -> tuple[str, list]:
-    """``features.closed_condition`` with the recycled cut-off of the predictive settings."""
-    days = PredictiveSettings.load().recycled_after_days
-    return closed_condition(timezone.now() - timedelta(days=days))
+    """The leads with a known outcome (``features.closed_condition``)."""
+    return closed_condition(recycled_cutoff())
 
 
 def training_data(rule_set: RuleSet) -> TrainingData:

@@ -1,12 +1,15 @@
-"""The preview of a draft: on the leads whose outcome is known (customer = converted, lost or
-disqualified = lost) it shows per grade how many leads there are and how many converted, how
-well the score separates converted from lost leads (ROC AUC), and how many leads would become
-or stop being MQL, beside the published rule set; it changes no one's score."""
+"""The preview of a draft: on the leads whose outcome is known (customer = converted; lost,
+disqualified, or recycled and not back for the predictive settings' days = lost) it shows per
+grade how many leads there are and how many converted, how well the score separates converted
+from lost leads (ROC AUC), and how many leads would become or stop being MQL, beside the
+published rule set; it changes no one's score."""
 
+from datetime import timedelta
 from functools import partial
 
 import pytest
 
+from leads.models import Lead
 from scoring import preview, selectors, services
 from scoring.models import EngagementRule, FitGroup, FitRule, LeadScore, ScoreChange, ScoringJob
 from scoring.tests.factories import engagement_rule, fit_group, fit_rule, published_rule_set
@@ -98,6 +101,18 @@ def test_the_summary_counts_leads_and_conversions_per_grade_on_both_sides(known_
         "C": (0, 0, 0, None),
         "D": (4, 1, 2, pytest.approx(1 / 3)),  # L6 converted, L3, L4 lost, L8 open
     }
+
+
+def test_a_recycled_lead_counts_as_lost_once_back_from_sales_for_the_predictive_days(known_outcomes):
+    """As the report card and the predictive model count it (90 days by default)."""
+    long_ago, recently = make_lead(stage="recycled"), make_lead(stage="recycled")  # 0 points: D
+    Lead.objects.filter(pk=long_ago.pk).update(stage_changed_at=T0 - timedelta(days=91))
+    Lead.objects.filter(pk=recently.pk).update(stage_changed_at=T0 - timedelta(days=89))
+
+    result = run_preview(known_outcomes)
+
+    assert grades_of(result["draft"])["D"] == (4, 0, 2, 0.0)  # L4 and the one long ago lost
+    assert grades_of(result["published"])["D"] == (6, 1, 3, pytest.approx(1 / 4))
 
 
 def test_the_auc_is_the_share_of_converted_lost_pairs_the_score_orders_right(known_outcomes):

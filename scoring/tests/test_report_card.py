@@ -6,6 +6,7 @@ that match it beside those that do not, with a suggestion where the points disag
 The leads and their stored scores are written directly (no real-time scoring), so that each
 test says exactly which total and grade a lead has; the card only reads them."""
 
+from datetime import timedelta
 from itertools import count
 
 import pytest
@@ -13,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from leads.models import Activity, Lead, Stage, StageChange
+from leads.models import Activity, Lead
 from scoring.models import LeadScore, RuleSet
 from scoring.report_card import RuleRow, report_card, suggest, suggested_points
 from scoring.tests.factories import engagement_rule, fit_group, fit_rule, published_rule_set, rule_set
@@ -24,15 +25,14 @@ pytestmark = pytest.mark.django_db
 _emails = count()
 
 
-def lead(stage: str, *, rules: RuleSet, total: int = 0, grade: str = "D", handed: bool = False, **fields):
-    """A lead in ``stage`` whose stored score (with ``rules``) is ``total`` and ``grade``;
-    ``handed``: it was an MQL once (handed to sales)."""
-    new = Lead.objects.create(email=f"report{next(_emails)}@example.com", stage=stage, **fields)
+def lead(stage: str, *, rules: RuleSet, total: int = 0, grade: str = "D", days_in_stage: int = 0, **fields):
+    """A lead in ``stage`` for ``days_in_stage`` days whose stored score (with ``rules``) is
+    ``total`` and ``grade``."""
+    entered = timezone.now() - timedelta(days=days_in_stage)
+    new = Lead.objects.create(
+        email=f"report{next(_emails)}@example.com", stage=stage, stage_changed_at=entered, **fields
+    )
     LeadScore.objects.create(lead=new, rule_set=rules, total=total, grade=grade)
-    if handed:
-        StageChange.objects.create(
-            lead=new, from_stage=Stage.NEW, to_stage=Stage.MQL, changed_at=timezone.now()
-        )
     return new
 
 
@@ -59,11 +59,12 @@ def test_conversion_per_grade_counts_only_leads_with_an_outcome(rules):
     leads(1, "disqualified", rules=rules, grade="B")
     leads(2, "lost", rules=rules, grade="D")
     leads(1, "disqualified", rules=rules, grade="D")
-    lead("recycled", rules=rules, grade="D", handed=True)  # back from sales: not converted
-    # Open, or never handed to sales: no outcome.
+    # Back from sales for longer than the predictive settings' 90 days: not converted.
+    lead("recycled", rules=rules, grade="D", days_in_stage=91)
+    # Open, or back from sales too recently to tell: no outcome.
     for stage in ("new", "mql", "sal", "sql", "opportunity"):
         lead(stage, rules=rules, grade="A")
-    lead("recycled", rules=rules, grade="A")
+    lead("recycled", rules=rules, grade="A", days_in_stage=89)
 
     card = report_card()
 
@@ -377,6 +378,7 @@ def test_the_card_takes_the_same_number_of_queries_however_many_leads(rules):
 
     for new in [*leads(2, "customer", rules=rules, total=5), *leads(2, "lost", rules=rules)]:
         Activity.objects.create(lead=new, kind="webinar_attended", occurred_at=timezone.now())
+    queries()  # the first card ever also stores the predictive settings it reads
     few = queries()
     for new in [*leads(18, "customer", rules=rules, total=5), *leads(18, "lost", rules=rules)]:
         Activity.objects.create(lead=new, kind="webinar_attended", occurred_at=timezone.now())

@@ -7,14 +7,15 @@ import csv
 import html as html_lib
 import io
 import re
+from datetime import timedelta
 from itertools import count
 
 import pytest
 from django.utils import timezone
 
-from leads.models import Activity, Lead, Stage, StageChange
+from leads.models import Activity, Lead
 from scoring import services
-from scoring.models import EngagementRule, FitRule, LeadScore, RuleSet
+from scoring.models import EngagementRule, FitRule, LeadScore, PredictiveSettings, RuleSet
 from scoring.report_card import copy_in_draft
 from scoring.tests.factories import engagement_rule, fit_group, fit_rule, published_rule_set
 from scoring.tests.scoring_page import cell as raw_cell
@@ -146,18 +147,23 @@ def test_without_a_published_version_the_page_says_so(page_as, manager):
     assert page_as(manager).get(URL + "?export=rules").status_code == 404
 
 
-def test_a_recycled_lead_counts_only_if_it_was_handed_to_sales(page_as, manager):
+def test_a_recycled_lead_counts_as_not_converted_once_back_from_sales_for_the_predictive_days(
+    page_as, manager
+):
+    """The same leads as the predictive model learns from: its setting says how long a lead
+    sent back by sales must stay away before it counts as not converted."""
+    PredictiveSettings.objects.update_or_create(pk=1, defaults={"recycled_after_days": 30})
     rules = published_rule_set()
     lead("customer", rules=rules, grade="A")
-    handed = lead("recycled", rules=rules, grade="A")
-    StageChange.objects.create(
-        lead=handed, from_stage=Stage.NEW, to_stage=Stage.MQL, changed_at=timezone.now()
-    )
-    lead("recycled", rules=rules, grade="A")  # never was an MQL
+    long_ago = lead("recycled", rules=rules, grade="A")
+    recently = lead("recycled", rules=rules, grade="A")
+    Lead.objects.filter(pk=long_ago.pk).update(stage_changed_at=timezone.now() - timedelta(days=31))
+    Lead.objects.filter(pk=recently.pk).update(stage_changed_at=timezone.now() - timedelta(days=29))
 
     html = page_as(manager).get(URL).content.decode()
 
     assert (cell(html, "grade-A-leads"), cell(html, "grade-A-rate")) == ("2", "50.0 %")
+    assert "(30 days)" in html
 
 
 def test_the_scoring_overview_links_to_the_report_card(page_as, sdr):
