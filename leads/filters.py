@@ -47,7 +47,8 @@ COMMON_TERM_TTL = 10 * 60
 
 def matching_ids(q: str) -> list[int] | None:
     """The ids of every lead that ``q`` matches when at most ``SEARCH_ID_LIMIT`` do (a rare
-    term), through the trigram index; None when more do.
+    term), through the trigram index, newest first (the list's default order: its first page
+    is then the first ids); None when more do.
 
     That a term is common is remembered for ``COMMON_TERM_TTL`` (in the cache): paging
     through a search, its htmx count and the API's next pages ask again, and finding out
@@ -57,11 +58,15 @@ def matching_ids(q: str) -> list[int] | None:
     key = "leads:common-term:" + hashlib.sha256(q.upper().encode()).hexdigest()
     if cache.get(key):
         return None
-    ids = list(Lead.objects.filter(matches(q)).order_by().values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
-    if len(ids) > SEARCH_ID_LIMIT:
+    # Sorted here, not by the database: asked to, PostgreSQL could walk the newest-first index
+    # instead of the trigram index, over the whole table for a rare term. The rows read to
+    # recheck the matches carry their creation time anyway.
+    found = Lead.objects.filter(matches(q)).order_by().values_list("created_at", "pk")[: SEARCH_ID_LIMIT + 1]
+    found = sorted(found, reverse=True)
+    if len(found) > SEARCH_ID_LIMIT:
         cache.set(key, True, COMMON_TERM_TTL)
         return None
-    return ids
+    return [pk for _, pk in found]
 
 
 def search(queryset, q: str):

@@ -111,7 +111,7 @@ def list_total(
         return offset + shown, False
     if not filterset.is_valid():
         return 0, False
-    narrowing = {name for name, value in filterset.form.cleaned_data.items() if value not in EMPTY_VALUES}
+    narrowing = _narrowing(filterset)
     if narrowing - {"q"} or sort == "score" or Lead.objects.visible_to(user).query.where:
         return None  # other filters, the scored leads only (see lead_list) or not every lead
     if "q" not in narrowing:
@@ -122,6 +122,27 @@ def list_total(
     if filters.SEARCH_ID_LIMIT >= LIST_COUNT_CAP:  # more matches than that
         return LIST_COUNT_CAP, True
     return None
+
+
+def _narrowing(filterset: LeadFilter) -> set[str]:
+    """The filters given a value (``q``, ``stage``, …) of a valid filterset."""
+    return {name for name, value in filterset.form.cleaned_data.items() if value not in EMPTY_VALUES}
+
+
+def searched_page(
+    filterset: LeadFilter, queryset: QuerySet[Lead], *, user, sort: str, offset: int, size: int
+) -> tuple[list[Lead], bool] | None:
+    """A page of a search alone, newest first, straight from its matches' ids
+    (``filters.matching_ids`` has them in that order): the database does not sort the matches
+    again (2.5 ms for 759 of them). None when that does not apply: a common term (no ids),
+    other filters, another sort, or a user who sees only some leads."""
+    ids = filterset.searched_ids
+    if ids is None or sort != "newest" or not filterset.is_valid() or _narrowing(filterset) != {"q"}:
+        return None
+    if Lead.objects.visible_to(user).query.where:
+        return None
+    page = ids[offset : offset + size + 1]
+    return rows_of(queryset, page[:size]), len(page) > size
 
 
 def stage_counts(user) -> list[tuple[str, str, int]]:

@@ -43,8 +43,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         return render(request, "leads/lead_list.html#count", context)
     page_number = positive_int(request.GET.get("page"), default=1)
     offset = (page_number - 1) * PAGE_SIZE
-    rows, has_next = selectors.page_of(queryset, offset, PAGE_SIZE, ids_first=filterset.searched)
     sort = selectors.list_sort(request.GET)
+    page = selectors.searched_page(
+        filterset, queryset, user=request.user, sort=sort, offset=offset, size=PAGE_SIZE
+    )
+    rows, has_next = page or selectors.page_of(queryset, offset, PAGE_SIZE, ids_first=filterset.searched)
     known = selectors.list_total(
         filterset, queryset, user=request.user, sort=sort, offset=offset, shown=len(rows), has_next=has_next
     )

@@ -2,7 +2,7 @@
 looked for in the e-mail, first and last name and company (``Lead.search_text``), any case."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -265,3 +265,25 @@ def test_a_term_found_common_is_remembered_and_its_next_page_skips_the_lookup(pa
     assert "other@else.example" not in second
     lookups = [q["sql"] for q in again.captured_queries if "LIMIT 4" in q["sql"]]
     assert lookups == []
+
+
+def test_a_search_pages_through_its_matches_newest_first(page_as, manager):
+    """A search alone takes its page from the matches' ids, which the lookup sorts: the pages
+    are the database's order of them (newest first, then the higher id)."""
+    from leads.tests.test_lead_list_filters import emails_in_order
+
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    days = [17, 3, 42, 3, 58, 9, 25, 3, 60, 1] * 6  # ties on the day: the higher id first
+    for n, day in enumerate(days):
+        lead = Lead.objects.create(email=f"zeta{n}@example.com", last_name="Zetterberg")
+        Lead.objects.filter(pk=lead.pk).update(created_at=base + timedelta(days=day))
+    LeadFactory(email="other@example.com", last_name="Other")
+    newest_first = Lead.objects.filter(last_name="Zetterberg").order_by("-created_at", "-id")
+    expected = list(newest_first.values_list("email", flat=True))
+    client = page_as(manager)
+
+    first = emails_in_order(client.get("/leads/", {"q": "zetter"}))
+    second = emails_in_order(client.get("/leads/", {"q": "zetter", "page": 2}))
+
+    assert first == expected[:50]
+    assert second == expected[50:]
