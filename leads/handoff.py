@@ -43,7 +43,6 @@ from .models import (
     ActivityKind,
     ActivitySource,
     Handoff,
-    LastActivity,
     Lead,
     Reminder,
     RoutingRule,
@@ -531,7 +530,9 @@ def log_touch(lead: Lead, touch: Touch, *, by) -> Activity:
             Reminder.objects.create(
                 lead=lead, owner=by, text=touch.next_step.strip()[:300], due_at=touch.next_step_due
             )
-        LastActivity.objects.filter(lead=lead).update(at=now)
+        from .services import touch_last_activity  # services imports this module
+
+        touch_last_activity([lead.pk], after=activity.pk - 1)
     return activity
 
 

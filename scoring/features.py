@@ -31,6 +31,7 @@ from leadapp.db import without_jit
 from leads.models import Activity, ActivityKind, Lead, Stage
 
 from .engine import LeadSet, epoch_sql
+from .models import PredictiveSettings
 
 RECENT_DAYS = 30
 WON = (Stage.CUSTOMER,)
@@ -131,8 +132,6 @@ def recycled_cutoff(now: datetime | None = None, *, days: int | None = None) -> 
     """Recycled before this moment and not back since: the lead counts as not converted.
     ``days``: the setting to use, by default the saved ``recycled_after_days``."""
     if days is None:
-        from .models import PredictiveSettings
-
         days = PredictiveSettings.load().recycled_after_days
     return (now or timezone.now()) - timedelta(days=days)
 

@@ -205,11 +205,11 @@ def has_outcome() -> Q:
     return closed_q(recycled_cutoff())
 
 
-def outcome_leads(rule_set: RuleSet) -> QuerySet[Lead]:
-    """The leads with an outcome whose stored score is from ``rule_set``, with ``converted``."""
-    return (
-        Lead.objects.filter(has_outcome(), score__rule_set=rule_set).annotate(converted=CONVERTED).order_by()
-    )
+def outcome_leads(rule_set: RuleSet, known: Q | None = None) -> QuerySet[Lead]:
+    """The leads with an outcome (``known``: ``has_outcome()`` if not given) whose stored
+    score is from ``rule_set``, with ``converted``."""
+    known = has_outcome() if known is None else known
+    return Lead.objects.filter(known, score__rule_set=rule_set).annotate(converted=CONVERTED).order_by()
 
 
 # --- the card -------------------------------------------------------------------------------------
@@ -225,7 +225,8 @@ def report_card(rule_set: RuleSet | None = None) -> ReportCard | None:
 
 
 def _card(rule_set: RuleSet) -> ReportCard:
-    leads = outcome_leads(rule_set)
+    known = has_outcome()  # one cut-off for the whole card
+    leads = outcome_leads(rule_set, known)
     histogram = _histogram(leads)
     n = sum(histogram.values())
     converted = sum(count for (_, _, won), count in histogram.items() if won)
@@ -248,7 +249,7 @@ def _card(rule_set: RuleSet) -> ReportCard:
         converted=converted,
         rate=overall,
         auc=roc_auc(positives, negatives),
-        left_out=Lead.objects.filter(has_outcome()).count() - n,
+        left_out=Lead.objects.filter(known).count() - n,
         typical_points=typical,
         grades=grades,
         deciles=_deciles(leads, overall),
