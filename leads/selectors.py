@@ -56,13 +56,15 @@ def page_of(
 
 
 def rows_of(queryset: QuerySet[Lead], ids: list[int]) -> list[Lead]:
-    """The leads ``ids``, in that order, read with ``queryset``'s joins (``select_related``)."""
+    """The leads ``ids``, in that order, read with ``queryset``'s joins (``select_related``)
+    and columns (``only``)."""
     if not ids:
         return []
     related = queryset.query.select_related  # False, True (all) or {"score": {"rule_set": {}}}
     rows = Lead.objects.using(queryset.db).filter(id_in(ids, queryset.db)).order_by().with_last_activity()
     if related:
         rows = rows.select_related(*([] if related is True else _related_paths(related)))
+    rows.query.deferred_loading = queryset.query.deferred_loading  # its only() or defer()
     by_id = {lead.pk: lead for lead in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
 

@@ -4,6 +4,7 @@ import re
 from html import unescape
 
 import pytest
+from django.utils import timezone
 
 from leads.tests.factories import LeadFactory
 
@@ -222,3 +223,38 @@ def test_a_user_who_may_not_read_scores_sees_no_score_column(page_as, make_user)
     assert "<th>Score</th>" not in html
     assert 'class="score-cell"' not in html
     assert "Score (highest first)" not in html
+
+
+@pytest.mark.parametrize("params", [{}, {"q": "owned"}], ids=["plain", "searched"])
+def test_a_row_with_its_owner_score_and_last_activity_costs_no_query_of_its_own(
+    page_as, manager, make_user, params
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leads.models import Lead
+
+    director_and_pricing()
+    owner = make_user("ana.owner", "Sales")
+    client = page_as(manager)
+
+    def owned_leads(start: int, n: int) -> None:
+        for i in range(start, start + n):
+            scored_lead(f"owned{i}@example.com", "Director", pricing_views=1)
+        Lead.objects.filter(email__startswith="owned").update(owner=owner)
+
+    owned_leads(0, 1)
+    client.get("/leads/", params)  # warm-up: sessions, permissions, filter choices
+    with CaptureQueriesContext(connection) as one:
+        client.get("/leads/", params)
+    owned_leads(1, 19)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get("/leads/", params).content.decode()
+
+    rows = [row for row in re.findall(r"<tr>(.*?)</tr>", html, re.S) if "<td>" in row]
+    assert len(rows) == 20
+    assert all("<td>ana.owner</td>" in row for row in rows)
+    assert [cell.split()[0] for cell in score_cells(html).values()] == ["30"] * 20  # director + pricing
+    today = f"{timezone.localdate():%Y-%m-%d}"
+    assert all(row.count(today) == 2 for row in rows)  # created, and last active, today
+    assert len(many.captured_queries) == len(one.captured_queries)
