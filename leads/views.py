@@ -97,7 +97,7 @@ def _segments(request: HttpRequest) -> list[SavedSegment] | None:
 
 
 # What a row shows (with the last activity, an annotation): the other columns' values would be
-# read and converted for nothing, a fifth of the rows' cost (a timestamp with a time zone is
+# read and converted for nothing, a quarter of the rows' cost (a timestamp with a time zone is
 # loaded in Python, the custom attributes are parsed JSON).
 ROW_FIELDS = (
     "first_name",
