@@ -8,6 +8,8 @@ from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 
+from .auth import load_access
+
 MARKETING = "Marketing"
 SALES = "Sales"
 MANAGER = "Manager"
@@ -137,11 +139,9 @@ def sync_roles(**kwargs) -> None:
 def user_roles(user) -> set[str]:
     if not user.is_authenticated:
         return set()
-    if not hasattr(user, "_leadapp_roles"):
-        user._leadapp_roles = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            user._leadapp_roles.add(ADMIN)
-    return user._leadapp_roles
+    if not hasattr(user, "_leadapp_groups"):  # read with the permissions, once a request
+        load_access(user)
+    return user._leadapp_groups | ({ADMIN} if user.is_superuser else set())
 
 
 def roles_context(request) -> dict:
