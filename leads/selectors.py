@@ -131,17 +131,26 @@ def _narrowing(filterset: LeadFilter) -> set[str]:
     return {name for name, value in filterset.form.cleaned_data.items() if value not in EMPTY_VALUES}
 
 
-def searched_page(
-    filterset: LeadFilter, queryset: QuerySet[Lead], *, user, sort: str, offset: int, size: int
-) -> tuple[list[Lead], bool] | None:
-    """A page of a search alone, newest first, straight from its matches' ids
-    (``filters.matching_ids`` has them in that order): the database does not sort the matches
-    again (2.5 ms for 759 of them). None when that does not apply: a common term (no ids),
-    other filters, another sort, or a user who sees only some leads."""
+def searched_in_order(filterset: LeadFilter, *, user, sort: str = "newest") -> list[int] | None:
+    """Every lead of the list, newest first, when the list is a search alone: its matches' ids
+    (``filters.matching_ids`` has them in that order), so that a page of them needs no sort by
+    the database (which reads every match's row for it: 2.5 ms for 759 of them). None when
+    that does not apply: a common term (no ids), other filters, another sort, or a user who
+    sees only some leads."""
     ids = filterset.searched_ids
     if ids is None or sort != "newest" or not filterset.is_valid() or _narrowing(filterset) != {"q"}:
         return None
     if Lead.objects.visible_to(user).query.where:
+        return None
+    return ids
+
+
+def searched_page(
+    filterset: LeadFilter, queryset: QuerySet[Lead], *, user, sort: str, offset: int, size: int
+) -> tuple[list[Lead], bool] | None:
+    """A page of a search alone (``searched_in_order``), or None."""
+    ids = searched_in_order(filterset, user=user, sort=sort)
+    if ids is None:
         return None
     page = ids[offset : offset + size + 1]
     return rows_of(queryset, page[:size]), len(page) > size

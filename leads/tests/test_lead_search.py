@@ -267,11 +267,9 @@ def test_a_term_found_common_is_remembered_and_its_next_page_skips_the_lookup(pa
     assert lookups == []
 
 
-def test_a_search_pages_through_its_matches_newest_first(page_as, manager):
-    """A search alone takes its page from the matches' ids, which the lookup sorts: the pages
-    are the database's order of them (newest first, then the higher id)."""
-    from leads.tests.test_lead_list_filters import emails_in_order
-
+def zetterbergs() -> list[str]:
+    """60 leads a search for "zetter" finds, created on days with ties, and one it does not;
+    their e-mails newest first (then the higher id)."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
     days = [17, 3, 42, 3, 58, 9, 25, 3, 60, 1] * 6  # ties on the day: the higher id first
     for n, day in enumerate(days):
@@ -279,7 +277,15 @@ def test_a_search_pages_through_its_matches_newest_first(page_as, manager):
         Lead.objects.filter(pk=lead.pk).update(created_at=base + timedelta(days=day))
     LeadFactory(email="other@example.com", last_name="Other")
     newest_first = Lead.objects.filter(last_name="Zetterberg").order_by("-created_at", "-id")
-    expected = list(newest_first.values_list("email", flat=True))
+    return list(newest_first.values_list("email", flat=True))
+
+
+def test_a_search_pages_through_its_matches_newest_first(page_as, manager):
+    """A search alone takes its page from the matches' ids, which the lookup sorts: the pages
+    are the database's order of them (newest first, then the higher id)."""
+    from leads.tests.test_lead_list_filters import emails_in_order
+
+    expected = zetterbergs()
     client = page_as(manager)
 
     first = emails_in_order(client.get("/leads/", {"q": "zetter"}))
@@ -287,3 +293,56 @@ def test_a_search_pages_through_its_matches_newest_first(page_as, manager):
 
     assert first == expected[:50]
     assert second == expected[50:]
+
+
+def api_pages(client, params: dict) -> list[list[str]]:
+    """The e-mails of each page of ``GET /api/leads/``, following the ``next`` links."""
+    pages, response = [], client.get("/api/leads/", params)
+    while True:
+        assert response.status_code == 200, response.content
+        body = response.json()
+        pages.append([row["email"] for row in body["results"]])
+        if not body["next"]:
+            return pages
+        response = client.get(body["next"])
+
+
+@pytest.mark.parametrize("page_size", [None, 7])
+def test_the_api_pages_through_a_searchs_matches_newest_first(api_as, manager, page_size):
+    """The API's first page of a search alone is taken from the first ids the lookup found;
+    the next pages follow its cursor."""
+    expected = zetterbergs()
+    size = page_size or 50
+    params = {"q": "zetter", **({"page_size": page_size} if page_size else {})}
+
+    pages = api_pages(api_as(manager), params)
+
+    assert pages == [expected[i : i + size] for i in range(0, len(expected), size)]
+
+
+def test_the_api_pages_through_a_search_with_another_filter_in_full(api_as, manager):
+    """With another filter the first ids found may not qualify: the first page is still full."""
+    expected = zetterbergs()
+    newest_mqls = expected[1::2]  # every other one, the newest among them
+    Lead.objects.filter(email__in=newest_mqls).update(stage=Stage.MQL)
+
+    pages = api_pages(api_as(manager), {"q": "zetter", "stage": "mql", "page_size": 7})
+
+    assert [email for page in pages for email in page] == newest_mqls
+    assert [len(page) for page in pages] == [7, 7, 7, 7, 2]
+
+
+def test_the_api_pages_through_a_search_of_an_sdr_who_sees_some_leads(api_as, make_user):
+    """An SDR sees their own leads and the unowned pool: the first page is still full."""
+    from leadapp import roles
+
+    expected = zetterbergs()
+    sdr, other = make_user("sdr.zeta", roles.SALES), make_user("other.sdr", roles.SALES)
+    theirs = expected[::3]
+    Lead.objects.filter(email__in=expected).exclude(email__in=theirs).update(owner=other)
+    Lead.objects.filter(email__in=theirs).update(owner=sdr)
+
+    pages = api_pages(api_as(sdr), {"q": "zetter", "page_size": 7})
+
+    assert [email for page in pages for email in page] == theirs
+    assert [len(page) for page in pages] == [7, 7, 6]
