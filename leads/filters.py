@@ -76,7 +76,8 @@ def _newest_first(leads: QuerySet[Lead], limit: int) -> list[int]:
     would need each row's creation time, and Django loads a timestamp with a time zone in
     Python: 1,001 of them cost more than the lookup's SQL."""
     found = leads.order_by().annotate(found_id=F("pk"), found_at=F("created_at"))
-    sql, params = found.values_list("found_id", "found_at")[:limit].query.sql_with_params()
+    lookup = found.values_list("found_id", "found_at")[:limit].query
+    sql, params = lookup.get_compiler(using=leads.db).as_sql()
     with connections[leads.db].cursor() as cursor:
         # The lookup is the ORM's SQL with its parameters apart: nothing from the user is in it.
         cursor.execute(f"SELECT found_id FROM ({sql}) found ORDER BY found_at DESC, found_id DESC", params)  # noqa: S608

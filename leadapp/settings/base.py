@@ -101,8 +101,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
-# ModelBackend, reading a user's permissions and roles in one query (leadapp/auth.py).
-AUTHENTICATION_BACKENDS = ["leadapp.auth.RoleBackend"]
+# A user's permissions and roles in one query (leadapp/auth.py); logins stay with ModelBackend.
+AUTHENTICATION_BACKENDS = ["leadapp.auth.RoleBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -57,6 +57,26 @@ def test_a_superuser_without_a_role_may_do_everything_and_is_named_admin(page_as
     assert menu_roles(html) == roles.ADMIN
     assert 'data-testid="nav-webhooks"' in html and 'data-testid="nav-scoring"' in html
     assert page_as(root).get("/leads/new/").status_code == 200
+    every = {
+        f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")
+    }
+    assert root.get_all_permissions() == every
+
+
+def test_a_login_on_the_login_page_and_a_session_begun_before_this_backend_open_the_pages(client, sdr):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    modelbackend = "django.contrib.auth.backends.ModelBackend"
+    response = client.post("/login/", {"username": "sdr", "password": "pw"})
+    assert response.status_code == 302
+    assert client.session[BACKEND_SESSION_KEY] == modelbackend  # logins stay with ModelBackend
+    assert client.get("/leads/").status_code == 200
+
+    client.logout()
+    client.force_login(sdr, backend=modelbackend)  # a session from before leadapp.auth
+    assert client.get("/leads/").status_code == 200
+    assert client.get("/leads/new/").status_code == 200
+    assert client.get("/settings/webhooks/").status_code == 403  # for the Admin role only
 
 
 def test_a_page_reads_the_users_permissions_and_roles_in_one_query(page_as, sdr):

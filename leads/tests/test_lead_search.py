@@ -307,7 +307,7 @@ def api_pages(client, params: dict) -> list[list[str]]:
         response = client.get(body["next"])
 
 
-@pytest.mark.parametrize("page_size", [None, 7])
+@pytest.mark.parametrize("page_size", [None, 7, 55])
 def test_the_api_pages_through_a_searchs_matches_newest_first(api_as, manager, page_size):
     """The API's first page of a search alone is taken from the first ids the lookup found;
     the next pages follow its cursor."""
